@@ -1,0 +1,88 @@
+// `waddle start`: the primary thread. Prepares the data directory and certificate, creates the ring
+// mesh, spawns the shards, serves HTTP, and drains on SIGTERM/SIGINT.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import net from 'node:net';
+import type { Config } from '../config/schema.ts';
+import { createLogger } from '../telemetry/log.ts';
+import { createPrimaryMetrics } from '../telemetry/metrics.ts';
+import { startTracing } from '../telemetry/tracing.ts';
+import { ensureCertificate } from '../tls/certs.ts';
+import { createMeshInit } from '../transport/sab-mesh.ts';
+import { startHttp } from './http.ts';
+import { Supervisor } from './supervisor.ts';
+
+export interface RunningServer {
+  config: Config;
+  stop(): Promise<void>;
+}
+
+export async function startServer(input: Config): Promise<RunningServer> {
+  const tracing = startTracing({ serviceName: input.telemetry.serviceName, otlpEndpoint: input.telemetry.otlpEndpoint, thread: 'primary' });
+  const log = createLogger({ level: input.log.level, shard: 'primary' });
+  // Port 0 means "any free port" (tests): pick it here so every shard listens on the same one.
+  const config: Config = Object.freeze({
+    ...input,
+    c2s: Object.freeze({ ...input.c2s, port: await concretePort(input.c2s.host, input.c2s.port), tlsPort: await concretePort(input.c2s.host, input.c2s.tlsPort) }),
+    http: Object.freeze({ ...input.http, port: await concretePort(input.http.host, input.http.port) }),
+  });
+  await mkdir(config.dataDir, { recursive: true });
+  const cert = await ensureCertificate({ dataDir: config.dataDir, domain: config.domain, ...(config.tls.key ? { key: config.tls.key } : {}), ...(config.tls.cert ? { cert: config.tls.cert } : {}) });
+  if (cert.generated) log.warn({ cert: cert.paths.cert }, `generated a self-signed certificate for ${config.domain}; configure [tls] key and cert for production`);
+  const metrics = createPrimaryMetrics();
+  const supervisor = new Supervisor({
+    config,
+    mesh: createMeshInit(config.workers, config.ringBytes),
+    tls: { key: cert.key, cert: cert.cert },
+    secret: await loadOrCreateSecret(config.dataDir),
+    log,
+    onRestart: () => metrics.workerRestarts.inc(),
+  });
+  await supervisor.start();
+  const http = await startHttp({
+    host: config.http.host,
+    port: config.http.port,
+    registry: metrics.registry,
+    supervisor,
+    log,
+    crashShard: process.env.WADDLE_TEST_HOOKS === '1' ? (id) => supervisor.crash(id) : null,
+  });
+  log.info({ domain: config.domain, workers: config.workers, c2s: config.c2s.port, c2sTls: config.c2s.tlsPort, http: config.http.port, dataDir: config.dataDir }, 'waddle started');
+  let stopped: Promise<void> | undefined;
+  return {
+    config,
+    stop: () =>
+      (stopped ??= (async () => {
+        log.info('stopping: closing streams and flushing storage');
+        http.close();
+        await supervisor.stop();
+        await tracing.shutdown();
+        log.info('stopped');
+      })()),
+  };
+}
+
+async function concretePort(host: string, port: number): Promise<number> {
+  if (port !== 0) return port;
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host, port: 0 }, () => resolve());
+  });
+  const { port: chosen } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return chosen;
+}
+
+/** A random secret kept in the data directory, created at first start. */
+async function loadOrCreateSecret(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'secret');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    const secret = randomBytes(32).toString('hex');
+    await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return (await readFile(path, 'utf8')).trim();
+  }
+}

@@ -1,0 +1,95 @@
+// The one extension point (STYLE §4.1, sketch 2). A module registers only through its ModuleContext;
+// the registry records every registration, so features are declared beside their handlers and
+// "advertised equals implemented" holds by construction.
+import type { Config } from '../config/schema.ts';
+import type { SessionRecord, SessionTable } from '../shard/session-table.ts';
+import type { UserStores } from '../storage/ports.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { ShardMetrics } from '../telemetry/metrics.ts';
+import type { Jid } from '../xmpp/jid.ts';
+import type { Element } from '../xmpp/xml.ts';
+import type { HookHandler, HookName } from './hooks.ts';
+
+export { Priority } from './hooks.ts';
+
+export interface XepClaim {
+  readonly xep?: number;
+  readonly rfc?: number;
+  readonly name: string;
+  readonly version?: string;
+  readonly status: 'complete' | 'partial';
+  readonly note?: string;
+}
+
+/** Who an iq is addressed to: the server's domain, or a user account (bare JID, or no `to`). */
+export type IqScope = 'server' | 'account';
+
+export interface IqRequest {
+  readonly stanza: Element;
+  readonly type: 'get' | 'set';
+  readonly payload: Element;
+  /** The sender, always a full or bare JID stamped by the server. */
+  readonly from: Jid;
+  /** The addressee: the server domain, or the account's bare JID. */
+  readonly to: Jid;
+  readonly scope: IqScope;
+  /** Set when the sender is a session of the addressed account on this shard. */
+  readonly session: SessionRecord | undefined;
+}
+
+/** Return a payload for the result, undefined for an empty result, or throw StanzaError. */
+export type IqHandler = (req: IqRequest) => Element | undefined | Promise<Element | undefined>;
+
+export type RpcHandler = (params: unknown, fromShard: number) => unknown;
+
+export interface Identity {
+  category: string;
+  type: string;
+  name?: string;
+}
+
+export interface ModuleContext {
+  readonly domain: string;
+  readonly shard: number;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: ShardMetrics;
+  readonly stores: UserStores;
+  readonly sessions: SessionTable;
+  readonly disco: {
+    feature(ns: string, scope?: IqScope): void;
+    identity(identity: Identity, scope?: IqScope): void;
+  };
+  /** What this component advertises (everything every module declared), for the disco module. */
+  discoInfo(scope: IqScope): { features: string[]; identities: readonly Identity[] };
+  readonly iq: {
+    get(ns: string, name: string, fn: IqHandler, scopes?: readonly IqScope[]): void;
+    set(ns: string, name: string, fn: IqHandler, scopes?: readonly IqScope[]): void;
+  };
+  readonly hooks: { on<K extends HookName>(name: K, fn: HookHandler<K>, priority?: number): void };
+  /** Stream features offered after authentication (e.g. `<csi/>`, `<ver/>`), built on each edge. */
+  streamFeature(element: () => Element): void;
+  /** A named request other shards (or the connection's edge) can make of the shard owning a JID. */
+  rpc(method: string, fn: RpcHandler): void;
+  /** Sends a stanza to whoever owns its `to` (this shard, another shard over the mesh, or an error). */
+  route(stanza: Element): void;
+  /** Writes a stanza to one session (through the session:deliver hook, e.g. CSI buffering). */
+  sendToSession(session: SessionRecord, stanza: Element): void;
+  /** Writes without hooks (used by CSI itself when flushing). */
+  writeToSession(session: SessionRecord, stanza: Element): void;
+  /** Closes a session's connection with a stream error condition ('' for a clean close). */
+  closeSession(session: SessionRecord, condition: string, text?: string): void;
+  /** Calls an rpc method on the shard that owns `key` (a bare JID). */
+  call(key: string, method: string, params: unknown): Promise<unknown>;
+}
+
+export interface XmppModule {
+  readonly name: string;
+  readonly implements?: readonly XepClaim[];
+  readonly dependsOn?: readonly string[];
+  setup(ctx: ModuleContext): void;
+}
+
+export function defineModule(m: XmppModule): XmppModule {
+  return m;
+}

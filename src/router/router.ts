@@ -1,0 +1,210 @@
+// Core routing (RFC 6120 §10, RFC 6121 §8): knows addresses, sessions and shards, and no XEP.
+// Everything feature-specific happens in hooks and iq handlers registered by modules.
+import type { SessionRecord, SessionTable } from '../shard/session-table.ts';
+import type { Placement } from '../shard/placement.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { ShardMetrics } from '../telemetry/metrics.ts';
+import type { ShardId } from '../transport/channel.ts';
+import { StanzaError, errorReply } from '../xmpp/errors.ts';
+import { bareOf, type Jid, tryParseJid } from '../xmpp/jid.ts';
+import { type Element, xml } from '../xmpp/xml.ts';
+import type { IqScope } from './module.ts';
+import type { Registry } from './registry.ts';
+
+export interface RouterDeps {
+  readonly shard: ShardId;
+  readonly domain: string;
+  readonly placement: Placement;
+  readonly registry: Registry;
+  readonly sessions: SessionTable;
+  readonly log: Logger;
+  readonly metrics: ShardMetrics;
+  /** Sends a stanza over the mesh for delivery on `owner` (FrameKind.Route). */
+  forward(owner: ShardId, stanza: Element): void;
+  /** Writes serialised XML to a connection, local or on another shard. */
+  writeToConnection(edge: ShardId, connId: number, xml: string): void;
+  closeConnection(edge: ShardId, connId: number, condition: string, text?: string): void;
+}
+
+type StanzaKind = 'message' | 'presence' | 'iq';
+
+export class Router {
+  private readonly d: RouterDeps;
+
+  constructor(deps: RouterDeps) {
+    this.d = deps;
+  }
+
+  /** Delivers a stanza to whoever owns its `to`. */
+  route(stanza: Element): void {
+    const to = tryParseJid(stanza.attrs.to as string | undefined);
+    if (!to) {
+      this.bounce(stanza, new StanzaError('modify', 'jid-malformed'));
+      return;
+    }
+    if (to.domain !== this.d.domain) {
+      // No server-to-server yet: RFC 6120 §10.4.3 says remote-server-not-found when it cannot be reached.
+      this.bounce(stanza, new StanzaError('cancel', 'remote-server-not-found'));
+      return;
+    }
+    if (!to.local) {
+      this.deliverToServer(stanza, to, undefined);
+      return;
+    }
+    const owner = this.d.placement.shardOf(bareOf(to));
+    if (owner === this.d.shard) this.deliverInbound(stanza, to);
+    else this.d.forward(owner, stanza);
+  }
+
+  /** A stanza sent by a client on a session whose home is this shard. */
+  fromSession(session: SessionRecord, stanza: Element): void | Promise<void> {
+    const kind = stanza.name as StanzaKind;
+    stanza.attrs.from = session.full; // RFC 6120 §8.1.2.1: the server stamps the full JID
+    const toText = stanza.attrs.to as string | undefined;
+    const to = toText === undefined ? undefined : tryParseJid(toText);
+    if (toText !== undefined && !to) return this.bounce(stanza, new StanzaError('modify', 'jid-malformed'));
+    this.d.metrics.stanzasIn.inc({ kind });
+    const outcome = this.d.registry.hooks.fire('stanza:outbound', { session, stanza, to });
+    if (outcome instanceof Promise) {
+      return outcome.then(
+        (r) => (r === 'handled' ? undefined : this.afterOutbound(session, stanza, kind, to)),
+        (err) => this.failed(stanza, err),
+      );
+    }
+    if (outcome === 'handled') return;
+    return this.afterOutbound(session, stanza, kind, to);
+  }
+
+  private afterOutbound(session: SessionRecord, stanza: Element, kind: StanzaKind, to: Jid | undefined): void | Promise<void> {
+    if (kind === 'iq') {
+      // RFC 6120 §10.3.3: an iq without 'to' is handled on behalf of the sender's account.
+      const toOwnAccount = !to || (!to.resource && to.local === session.jid.local && to.domain === session.jid.domain);
+      if (toOwnAccount) return this.handleIq(stanza, session.jid, bareJid(session.jid), 'account', session);
+      if (to.domain === this.d.domain && !to.local && !to.resource) return this.handleIq(stanza, session.jid, to, 'server', session);
+    }
+    if (!to) {
+      // RFC 6120 §10.3.1: a message without 'to' is treated as addressed to the sender's bare JID.
+      // Presence without 'to' is broadcast, which the presence module does in stanza:outbound.
+      if (kind === 'message') {
+        stanza.attrs.to = session.bare;
+        this.route(stanza);
+      }
+      return;
+    }
+    this.route(stanza);
+  }
+
+  /** A stanza for a local user arrived at its home shard (from this shard or over the mesh). */
+  deliverInbound(stanza: Element, to: Jid): void | Promise<void> {
+    const kind = stanza.name as StanzaKind;
+    if (kind === 'iq') {
+      if (!to.resource) return this.handleIq(stanza, parseFrom(stanza), to, 'account', undefined);
+      const r = this.d.registry.hooks.fire('iq:inbound-full', { stanza, to });
+      if (r instanceof Promise) return r.then((x) => (x === 'handled' ? undefined : this.deliverIqToResource(stanza, to)), (e) => this.failed(stanza, e));
+      if (r !== 'handled') this.deliverIqToResource(stanza, to);
+      return;
+    }
+    const hook = kind === 'message' ? 'message:inbound' : 'presence:inbound';
+    const r = this.d.registry.hooks.fire(hook, { stanza, to });
+    if (r instanceof Promise) {
+      return r.then((x) => (x === 'handled' ? undefined : this.unhandled(stanza)), (e) => this.failed(stanza, e));
+    }
+    if (r !== 'handled') this.unhandled(stanza);
+  }
+
+  private deliverIqToResource(stanza: Element, to: Jid): void {
+    const session = this.d.sessions.get(bareOf(to), to.resource);
+    if (session && !session.closed) this.sendToSession(session, stanza);
+    // RFC 6121 §8.5.3.1: no such resource → service-unavailable for get/set, results are dropped.
+    else if (stanza.attrs.type === 'get' || stanza.attrs.type === 'set') this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'));
+  }
+
+  private unhandled(stanza: Element): void {
+    if (stanza.name === 'message') this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'));
+  }
+
+  /** Stanzas addressed to the server itself (its domain). */
+  private deliverToServer(stanza: Element, to: Jid, session: SessionRecord | undefined): void | Promise<void> {
+    if (stanza.name === 'iq') return this.handleIq(stanza, parseFrom(stanza), to, 'server', session);
+    if (stanza.name === 'message' && stanza.attrs.type !== 'error') {
+      this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'));
+    }
+    // Presence to the server is accepted and ignored (RFC 6121 §4.3 probes of the domain have no answer).
+  }
+
+  handleIq(stanza: Element, from: Jid | undefined, to: Jid, scope: IqScope, session: SessionRecord | undefined): void | Promise<void> {
+    const type = stanza.attrs.type as string | undefined;
+    if (type === 'result' || type === 'error') return; // responses to server-originated iqs (pings) need no routing
+    if (!from) return;
+    if (type !== 'get' && type !== 'set') return this.bounce(stanza, new StanzaError('modify', 'bad-request', 'iq type must be get, set, result or error'));
+    const children = stanza.getChildElements();
+    const payload = children[0];
+    // RFC 6120 §8.2.3: a get or set has exactly one child element.
+    if (!payload || children.length !== 1) return this.bounce(stanza, new StanzaError('modify', 'bad-request', 'iq get/set needs exactly one payload'));
+    const ns = payload.attrs.xmlns as string | undefined;
+    const handler = ns === undefined ? undefined : this.d.registry.iqHandler(type, scope, ns, payload.name);
+    if (!handler) return this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'));
+    const reply = (result: Element | undefined): void => {
+      const attrs: Record<string, string> = { type: 'result', id: String(stanza.attrs.id ?? ''), to: String(stanza.attrs.from) };
+      if (stanza.attrs.to !== undefined) attrs.from = String(stanza.attrs.to);
+      const iq = result ? xml('iq', attrs, result) : xml('iq', attrs);
+      if (session && !session.closed) this.sendToSession(session, iq);
+      else this.route(iq);
+    };
+    try {
+      const result = handler({ stanza, type, payload, from, to, scope, session });
+      if (result instanceof Promise) return result.then(reply, (err) => this.failed(stanza, err, session));
+      reply(result);
+    } catch (err) {
+      this.failed(stanza, err, session);
+    }
+  }
+
+  /** Writes to one session, through session:deliver (CSI may hold the stanza back). */
+  sendToSession(session: SessionRecord, stanza: Element): void {
+    if (this.d.registry.hooks.has('session:deliver')) {
+      const r = this.d.registry.hooks.fire('session:deliver', { session, stanza });
+      if (r === 'handled') return;
+      if (r instanceof Promise) {
+        r.then((x) => { if (x !== 'handled') this.writeToSession(session, stanza); }, (e) => this.d.log.error({ err: e }, 'session:deliver failed'));
+        return;
+      }
+    }
+    this.writeToSession(session, stanza);
+  }
+
+  writeToSession(session: SessionRecord, stanza: Element): void {
+    if (session.closed) return;
+    this.d.metrics.stanzasOut.inc({ kind: stanza.name });
+    this.d.writeToConnection(session.edge, session.connId, stanza.toString());
+  }
+
+  closeSession(session: SessionRecord, condition: string, text?: string): void {
+    this.d.closeConnection(session.edge, session.connId, condition, text);
+  }
+
+  /** Sends an error reply for `stanza` to its sender, never answering an error with an error. */
+  bounce(stanza: Element, error: StanzaError, session?: SessionRecord): void {
+    if (stanza.attrs.type === 'error' || stanza.attrs.from === undefined) return;
+    const reply = errorReply(stanza, error);
+    if (session && !session.closed) this.sendToSession(session, reply);
+    else this.route(reply);
+  }
+
+  private failed(stanza: Element, err: unknown, session?: SessionRecord): void {
+    if (err instanceof StanzaError) {
+      this.bounce(stanza, err, session);
+      return;
+    }
+    this.d.log.error({ err, stanza: stanza.name, from: stanza.attrs.from }, 'handler failed');
+    this.bounce(stanza, new StanzaError('cancel', 'internal-server-error'), session);
+  }
+}
+
+function parseFrom(stanza: Element): Jid | undefined {
+  return tryParseJid(stanza.attrs.from as string | undefined);
+}
+
+function bareJid(jid: Jid): Jid {
+  return { local: jid.local, domain: jid.domain, resource: '' };
+}

@@ -1,0 +1,71 @@
+// The edge side: this shard's listeners (every shard listens on the same ports with SO_REUSEPORT,
+// so the kernel spreads connections and no thread touches every connection) and the connections it
+// accepted. See docs/ARCHITECTURE.md for why sockets are accepted here and not in the primary.
+import net from 'node:net';
+import tls from 'node:tls';
+import { C2sConnection } from '../stream/c2s-connection.ts';
+import type { ConnectionHandle, EdgeServices } from '../stream/edge-services.ts';
+
+export class EdgeListeners {
+  private readonly servers: net.Server[] = [];
+  readonly connections = new Map<number, ConnectionHandle>();
+  private sweep: NodeJS.Timeout | undefined;
+  private paused = false;
+
+  /** Listens on the plain (STARTTLS) and direct-TLS ports. Resolves once both are bound. */
+  async listen(services: EdgeServices): Promise<void> {
+    const { c2s } = services.config;
+    const plain = net.createServer({ noDelay: true }, (socket) => this.accept(new C2sConnection(socket, 'tcp', services)));
+    // XEP-0368: direct TLS with ALPN 'xmpp-client'.
+    const direct = tls.createServer({ ...services.tlsCredentials, ALPNProtocols: ['xmpp-client'] }, (socket) =>
+      this.accept(new C2sConnection(socket, 'tls', services)),
+    );
+    direct.on('tlsClientError', (err) => services.log.debug({ err }, 'TLS handshake failed'));
+    for (const [server, port] of [[plain, c2s.port], [direct, c2s.tlsPort]] as const) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: c2s.host, port, reusePort: true, backlog: 4096 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      this.servers.push(server);
+    }
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const conn of this.connections.values()) conn.tick(now);
+    }, 5_000);
+    this.sweep.unref();
+  }
+
+  private accept(conn: ConnectionHandle): void {
+    if (this.paused) conn.pause();
+  }
+
+  /** Mesh backpressure: stop reading from every socket until the rings drain. */
+  pauseAll(): void {
+    this.paused = true;
+    for (const conn of this.connections.values()) conn.pause();
+  }
+
+  resumeAll(): void {
+    this.paused = false;
+    for (const conn of this.connections.values()) conn.resume();
+  }
+
+  /** Stops accepting; existing connections stay until closeAll. */
+  stopAccepting(): void {
+    clearInterval(this.sweep);
+    for (const s of this.servers) s.close();
+  }
+
+  /** Resolves when every connection has closed, or after `ms`. */
+  async drained(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  closeAll(condition: string, text?: string): void {
+    for (const conn of [...this.connections.values()]) conn.close(condition, text);
+  }
+}

@@ -1,0 +1,119 @@
+// The home side of sessions: binding resources (RFC 6120 §7), replacing a conflicting older session,
+// taking stanzas forwarded by edges, and unbinding when a connection goes away.
+import type { HookBus } from '../router/hooks.ts';
+import type { Router } from '../router/router.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { ShardMetrics } from '../telemetry/metrics.ts';
+import type { ShardId } from '../transport/channel.ts';
+import { StreamError } from '../xmpp/errors.ts';
+import { JidError, parseJid } from '../xmpp/jid.ts';
+import type { Element } from '../xmpp/xml.ts';
+import { SerialQueue } from './serial-queue.ts';
+import type { SessionRecord, SessionTable } from './session-table.ts';
+
+export interface BindRequest {
+  bare: string;
+  resource: string | null;
+  edge: ShardId;
+  connId: number;
+}
+
+export type BindAnswer = { ok: true; full: string; home: ShardId } | { ok: false; condition: string };
+
+const STANZAS = new Set(['message', 'presence', 'iq']);
+
+export class HomeSessions {
+  private readonly shard: ShardId;
+  private readonly sessions: SessionTable;
+  private readonly hooks: HookBus;
+  private readonly router: Router;
+  private readonly log: Logger;
+  private readonly metrics: ShardMetrics;
+
+  constructor(d: { shard: ShardId; sessions: SessionTable; hooks: HookBus; router: Router; log: Logger; metrics: ShardMetrics }) {
+    this.shard = d.shard;
+    this.sessions = d.sessions;
+    this.hooks = d.hooks;
+    this.router = d.router;
+    this.log = d.log;
+    this.metrics = d.metrics;
+  }
+
+  async bind(req: BindRequest): Promise<BindAnswer> {
+    const resource = req.resource?.trim() ? req.resource : `waddle-${crypto.randomUUID().slice(0, 8)}`;
+    let jid;
+    try {
+      jid = parseJid(`${req.bare}/${resource}`);
+    } catch (err) {
+      if (err instanceof JidError) return { ok: false, condition: 'bad-request' };
+      throw err;
+    }
+    const full = `${req.bare}/${jid.resource}`;
+    const older = this.sessions.get(req.bare, jid.resource);
+    if (older) {
+      // RFC 6120 §7.7.2.2: we let the new session in and end the old one with a <conflict/> stream error.
+      this.router.closeSession(older, 'conflict', 'replaced by a new connection');
+      await this.unbind(older, 'conflict');
+    }
+    const session: SessionRecord = {
+      jid,
+      bare: req.bare,
+      full,
+      edge: req.edge,
+      connId: req.connId,
+      boundAt: Date.now(),
+      queue: new SerialQueue((err) => this.log.error({ err, jid: full }, 'session task failed')),
+      available: false,
+      priority: 0,
+      presence: null,
+      interested: false,
+      directedTo: new Set(),
+      closed: false,
+    };
+    this.sessions.add(session);
+    this.metrics.sessions.inc();
+    await this.hooks.fire('session:bound', { session });
+    return { ok: true, full, home: this.shard };
+  }
+
+  /** A stanza or nonza from a bound connection, in the session's arrival order. */
+  fromConnection(edge: ShardId, connId: number, element: Element): void {
+    const session = this.sessions.byConnection(edge, connId);
+    if (!session || session.closed) return; // the session ended while this was in flight
+    session.queue.push(() => {
+      if (session.closed) return;
+      if (STANZAS.has(element.name)) return this.router.fromSession(session, element);
+      const handled = this.hooks.fire('session:nonza', { session, element });
+      const unsupported = (r: unknown) => {
+        if (r !== 'handled') this.router.closeSession(session, new StreamError('unsupported-stanza-type').condition);
+      };
+      if (handled instanceof Promise) return handled.then(unsupported);
+      unsupported(handled);
+    });
+  }
+
+  connectionEnded(edge: ShardId, connId: number): void {
+    const session = this.sessions.byConnection(edge, connId);
+    if (!session) return;
+    session.queue.push(() => this.unbind(session, 'disconnected'));
+  }
+
+  /** Ends every session whose connection lived on `edge` (that shard crashed). */
+  edgeLost(edge: ShardId): void {
+    for (const session of [...this.sessions.all()]) {
+      if (session.edge === edge) session.queue.push(() => this.unbind(session, 'edge shard restarted'));
+    }
+  }
+
+  async unbind(session: SessionRecord, reason: string): Promise<void> {
+    if (session.closed) return;
+    session.closed = true;
+    this.sessions.remove(session);
+    this.metrics.sessions.dec();
+    try {
+      await this.hooks.fire('session:unbound', { session, reason });
+    } finally {
+      this.log.info({ jid: session.full, reason }, 'session unbound');
+    }
+  }
+}

@@ -1,0 +1,211 @@
+// ShardRuntime composes one shard (STYLE §4.3): its edge (listeners, connections), its home
+// (sessions of the JIDs it owns), the router, the modules and the mesh. It has no features of its own.
+import type { SecureContext } from 'node:tls';
+import type { Config } from '../config/schema.ts';
+import type { XmppModule } from '../router/module.ts';
+import { Registry } from '../router/registry.ts';
+import { Router } from '../router/router.ts';
+import type { UserStores } from '../storage/ports.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { ShardMetrics } from '../telemetry/metrics.ts';
+import type { Mesh, ShardId } from '../transport/channel.ts';
+import { FrameKind, decodeEnvelope, encodeEnvelope } from '../transport/envelope.ts';
+import type { ConnectionHandle, EdgeServices } from '../stream/edge-services.ts';
+import { parseJid } from '../xmpp/jid.ts';
+import { parseElement } from '../xmpp/stream-parser.ts';
+import type { Element } from '../xmpp/xml.ts';
+import { EdgeListeners } from './edge.ts';
+import { type BindRequest, HomeSessions } from './home.ts';
+import { setupModules } from './module-context.ts';
+import type { Placement } from './placement.ts';
+import { RpcClient } from './rpc.ts';
+import { SessionTable } from './session-table.ts';
+
+export interface ShardOptions {
+  id: ShardId;
+  config: Config;
+  placement: Placement;
+  mesh: Mesh;
+  stores: UserStores;
+  secureContext: SecureContext;
+  tlsCredentials: { key: string; cert: string };
+  secret: string;
+  log: Logger;
+  metrics: ShardMetrics;
+  modules: readonly XmppModule[];
+}
+
+export class ShardRuntime {
+  readonly id: ShardId;
+  readonly registry = new Registry();
+  readonly sessions = new SessionTable();
+  readonly router: Router;
+  readonly home: HomeSessions;
+  readonly edge = new EdgeListeners();
+  private readonly o: ShardOptions;
+  private readonly rpc: RpcClient;
+  private nextConnId = 1;
+
+  constructor(o: ShardOptions) {
+    this.o = o;
+    this.id = o.id;
+    Registry.checkDependencies(o.modules);
+    this.rpc = new RpcClient((peer, id, json) => o.mesh.send(peer, encodeEnvelope(FrameKind.RpcRequest, this.id, id, 0, json)));
+    this.router = new Router({
+      shard: o.id,
+      domain: o.config.domain,
+      placement: o.placement,
+      registry: this.registry,
+      sessions: this.sessions,
+      log: o.log,
+      metrics: o.metrics,
+      forward: (owner, stanza) => o.mesh.send(owner, encodeEnvelope(FrameKind.Route, this.id, 0, nowMicros32(), stanza.toString())),
+      writeToConnection: (edge, connId, xml) => {
+        if (edge === this.id) this.edge.connections.get(connId)?.write(xml);
+        else o.mesh.send(edge, encodeEnvelope(FrameKind.ToConnection, this.id, connId, 0, xml));
+      },
+      closeConnection: (edge, connId, condition, text) => {
+        if (edge === this.id) this.edge.connections.get(connId)?.close(condition, text);
+        else o.mesh.send(edge, encodeEnvelope(FrameKind.CloseConnection, this.id, connId, 0, text ? `${condition} ${text}` : condition));
+      },
+    });
+    this.home = new HomeSessions({ shard: o.id, sessions: this.sessions, hooks: this.registry.hooks, router: this.router, log: o.log, metrics: o.metrics });
+    this.registry.addRpc('session.bind', (params) => this.home.bind(params as BindRequest));
+    setupModules(o.modules, {
+      shard: o.id,
+      config: o.config,
+      log: o.log,
+      metrics: o.metrics,
+      stores: o.stores,
+      sessions: this.sessions,
+      registry: this.registry,
+      router: this.router,
+      call: (key, method, params) => this.call(key, method, params),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.startMesh();
+    await this.edge.listen(this.edgeServices());
+  }
+
+  /** Starts draining the rings (separate from listening so in-process tests can skip sockets). */
+  startMesh(): void {
+    this.o.mesh.start({
+      onFrame: (from, frame) => this.handleFrame(from, frame),
+      onBackpressure: (peer) => {
+        this.o.metrics.backpressure.inc({ to: String(peer) });
+        this.edge.pauseAll();
+      },
+      onWritable: () => this.edge.resumeAll(),
+    });
+  }
+
+  /** Graceful stop: no new connections, every stream closed with system-shutdown, storage flushed. */
+  async stop(): Promise<void> {
+    this.edge.stopAccepting();
+    this.edge.closeAll('system-shutdown', 'the server is shutting down');
+    await this.edge.drained(3_000);
+    await this.o.stores.flush();
+    this.o.mesh.stop();
+    await this.o.stores.close();
+  }
+
+  /** Another shard crashed: its connections are gone, so are the sessions they carried. */
+  peerLost(peer: ShardId): void {
+    this.home.edgeLost(peer);
+    // Sessions homed on the lost shard lost their state with it: their clients must reconnect.
+    for (const conn of [...this.edge.connections.values()]) {
+      if (conn.home === peer) conn.close('internal-server-error', 'a worker restarted; please reconnect');
+    }
+  }
+
+  call(key: string, method: string, params: unknown): Promise<unknown> {
+    const owner = this.o.placement.shardOf(key);
+    if (owner === this.id) return this.invokeLocal(method, params, this.id);
+    return this.rpc.call(owner, method, params);
+  }
+
+  private async invokeLocal(method: string, params: unknown, from: ShardId): Promise<unknown> {
+    const fn = this.registry.rpc(method);
+    if (!fn) throw new Error(`ERR_NO_RPC_METHOD: ${method}`);
+    return fn(params, from);
+  }
+
+  handleFrame(from: ShardId, frame: Uint8Array): void {
+    const env = decodeEnvelope(frame);
+    switch (env.kind) {
+      case FrameKind.Route: {
+        this.o.metrics.routeLatency.observe({ path: 'mesh' }, (((nowMicros32() - env.b) >>> 0) / 1e6));
+        const stanza = parseElement(env.payload);
+        const to = parseJid(String(stanza.attrs.to));
+        void this.router.deliverInbound(stanza, to);
+        return;
+      }
+      case FrameKind.ToConnection:
+        this.edge.connections.get(env.a)?.write(env.payload);
+        return;
+      case FrameKind.SessionIn:
+        this.home.fromConnection(from, env.a, parseElement(env.payload));
+        return;
+      case FrameKind.SessionEnd:
+        this.home.connectionEnded(from, env.a);
+        return;
+      case FrameKind.CloseConnection: {
+        const space = env.payload.indexOf(' ');
+        const condition = space === -1 ? env.payload : env.payload.slice(0, space);
+        this.edge.connections.get(env.a)?.close(condition, space === -1 ? undefined : env.payload.slice(space + 1));
+        return;
+      }
+      case FrameKind.RpcRequest: {
+        const { method, params } = JSON.parse(env.payload) as { method: string; params: unknown };
+        const respond = (answer: object) =>
+          this.o.mesh.send(from, encodeEnvelope(FrameKind.RpcResponse, this.id, env.a, 0, JSON.stringify(answer)));
+        this.invokeLocal(method, params, from).then(
+          (value) => respond({ ok: true, value: value ?? null }),
+          (err: unknown) => {
+            this.o.log.error({ err, method }, 'rpc failed');
+            respond({ ok: false, error: String(err instanceof Error ? err.message : err) });
+          },
+        );
+        return;
+      }
+      case FrameKind.RpcResponse:
+        this.rpc.settle(env.a, env.payload);
+        return;
+      default:
+        this.o.log.error({ kind: env.kind, from }, 'unknown frame kind');
+    }
+  }
+
+  private edgeServices(): EdgeServices {
+    const { o } = this;
+    return {
+      shard: this.id,
+      config: o.config,
+      secureContext: o.secureContext,
+      tlsCredentials: o.tlsCredentials,
+      secret: o.secret,
+      log: o.log,
+      metrics: o.metrics,
+      streamFeatures: () => this.registry.streamFeatures(),
+      call: (key, method, params) => this.call(key, method, params),
+      sessionIn: (home, connId, stanza: Element) => {
+        if (home === this.id) this.home.fromConnection(this.id, connId, stanza);
+        else o.mesh.send(home, encodeEnvelope(FrameKind.SessionIn, this.id, connId, 0, stanza.toString()));
+      },
+      sessionEnd: (home, connId) => {
+        if (home === this.id) this.home.connectionEnded(this.id, connId);
+        else o.mesh.send(home, encodeEnvelope(FrameKind.SessionEnd, this.id, connId, 0, ''));
+      },
+      nextConnectionId: () => this.nextConnId++,
+      register: (conn: ConnectionHandle) => this.edge.connections.set(conn.id, conn),
+      unregister: (conn: ConnectionHandle) => this.edge.connections.delete(conn.id),
+    };
+  }
+}
+
+/** Microseconds on the shared wall clock, mod 2^32 (wraps every ~71 min; differences stay right). */
+function nowMicros32(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000) >>> 0;
+}

@@ -1,0 +1,73 @@
+// The sessions whose home is this shard (the shard their bare JID hashes to). The connection itself
+// may live on another shard (its "edge"): `edge` + `connId` say where to write.
+import type { ShardId } from '../transport/channel.ts';
+import type { Jid } from '../xmpp/jid.ts';
+import type { Element } from '../xmpp/xml.ts';
+import type { SerialQueue } from './serial-queue.ts';
+
+export interface SessionRecord {
+  readonly jid: Jid;
+  readonly bare: string;
+  readonly full: string;
+  readonly edge: ShardId;
+  readonly connId: number;
+  readonly boundAt: number;
+  readonly queue: SerialQueue;
+  /** RFC 6121 §4.2: has sent initial presence and not yet unavailable. */
+  available: boolean;
+  priority: number;
+  /** The last broadcast presence (without to/from), replayed to probes. */
+  presence: Element | null;
+  /** RFC 6121 §2.1.6: requested the roster, so it gets roster pushes and subscription requests. */
+  interested: boolean;
+  /** RFC 6121 §4.6: JIDs that got directed presence, to be told when this session goes offline. */
+  readonly directedTo: Set<string>;
+  /** Set once the session is gone; late stanzas for it are dropped or rerouted. */
+  closed: boolean;
+}
+
+export class SessionTable {
+  private readonly users = new Map<string, Map<string, SessionRecord>>();
+  private readonly conns = new Map<string, SessionRecord>();
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  add(session: SessionRecord): void {
+    let resources = this.users.get(session.bare);
+    if (!resources) this.users.set(session.bare, (resources = new Map()));
+    resources.set(session.jid.resource, session);
+    this.conns.set(connKey(session.edge, session.connId), session);
+  }
+
+  remove(session: SessionRecord): void {
+    const resources = this.users.get(session.bare);
+    if (resources?.get(session.jid.resource) === session) {
+      resources.delete(session.jid.resource);
+      if (resources.size === 0) this.users.delete(session.bare);
+    }
+    this.conns.delete(connKey(session.edge, session.connId));
+  }
+
+  ofUser(bare: string): SessionRecord[] {
+    const resources = this.users.get(bare);
+    return resources ? [...resources.values()] : [];
+  }
+
+  get(bare: string, resource: string): SessionRecord | undefined {
+    return this.users.get(bare)?.get(resource);
+  }
+
+  byConnection(edge: ShardId, connId: number): SessionRecord | undefined {
+    return this.conns.get(connKey(edge, connId));
+  }
+
+  all(): IterableIterator<SessionRecord> {
+    return this.conns.values();
+  }
+}
+
+function connKey(edge: ShardId, connId: number): string {
+  return `${edge}:${connId}`;
+}

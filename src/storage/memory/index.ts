@@ -1,0 +1,2 @@
+// In-memory fakes of the storage ports (tests, single-process experiments).
+export { createMemoryUserStores } from './memory-user-stores.ts';

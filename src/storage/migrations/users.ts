@@ -1,0 +1,74 @@
+// Schema of one user storage-group file (<dataDir>/users/group-NN.db), applied by migrate.ts.
+// Kept as TypeScript strings, not .sql files: they are bundled by the same import graph, need no file
+// reads or asset copying into dist/, and run unchanged from .ts (type stripping) and from a tsc build.
+// Forward-only: never edit or reorder a shipped entry, append a new one.
+
+export const USER_MIGRATIONS: readonly string[] = [
+  // 1: accounts, rosters, offline messages, block lists.
+  `
+  -- SCRAM verifiers only (RFC 5802 §3, RFC 7677), one column set per mechanism; base64 text.
+  CREATE TABLE accounts (
+    jid TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    sha1_salt TEXT NOT NULL,
+    sha1_iterations INTEGER NOT NULL,
+    sha1_stored_key TEXT NOT NULL,
+    sha1_server_key TEXT NOT NULL,
+    sha256_salt TEXT NOT NULL,
+    sha256_iterations INTEGER NOT NULL,
+    sha256_stored_key TEXT NOT NULL,
+    sha256_server_key TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  -- RFC 6121 §2.1.1 item state; groups is a JSON array of strings.
+  CREATE TABLE roster_items (
+    jid TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    name TEXT,
+    subscription TEXT NOT NULL CHECK (subscription IN ('none', 'to', 'from', 'both')),
+    ask_out INTEGER NOT NULL CHECK (ask_out IN (0, 1)),
+    pending_in INTEGER NOT NULL CHECK (pending_in IN (0, 1)),
+    approved INTEGER NOT NULL CHECK (approved IN (0, 1)),
+    groups TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (jid, contact)
+  ) WITHOUT ROWID;
+
+  -- XEP-0237 roster versioning: one counter per user, bumped by triggers on every item change so no code
+  -- path can change a roster without changing its version. Kept when the account is deleted, so a re-created
+  -- account never hands out a version a client may have cached for the old roster.
+  CREATE TABLE roster_versions (
+    jid TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TRIGGER roster_items_bump_on_insert AFTER INSERT ON roster_items BEGIN
+    INSERT INTO roster_versions (jid, version) VALUES (NEW.jid, 1)
+      ON CONFLICT (jid) DO UPDATE SET version = version + 1;
+  END;
+  CREATE TRIGGER roster_items_bump_on_update AFTER UPDATE ON roster_items BEGIN
+    INSERT INTO roster_versions (jid, version) VALUES (NEW.jid, 1)
+      ON CONFLICT (jid) DO UPDATE SET version = version + 1;
+  END;
+  CREATE TRIGGER roster_items_bump_on_delete AFTER DELETE ON roster_items BEGIN
+    INSERT INTO roster_versions (jid, version) VALUES (OLD.jid, 1)
+      ON CONFLICT (jid) DO UPDATE SET version = version + 1;
+  END;
+
+  -- XEP-0160. AUTOINCREMENT so an id is never reused, even after the newest message is deleted: a delivery
+  -- that lists, sends, then removes by id cannot delete a message stored in between.
+  CREATE TABLE offline_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    jid TEXT NOT NULL,
+    stamp INTEGER NOT NULL,
+    xml TEXT NOT NULL
+  );
+  CREATE INDEX offline_messages_by_jid ON offline_messages (jid, id);
+
+  -- XEP-0191 block list items, stored as given (bare JID, full JID or domain).
+  CREATE TABLE blocks (
+    jid TEXT NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (jid, item)
+  ) WITHOUT ROWID;
+  `,
+];

@@ -1,0 +1,103 @@
+// One user storage-group file: <dataDir>/users/group-NN.db (src/shard/placement.ts). Files are named by
+// group, never by shard, so changing the worker count moves whole files between shards and strands nothing.
+//
+// Durability: WAL with synchronous=NORMAL. A commit is in the WAL (OS page cache) when it returns, so it
+// survives a crash of this process; on power loss or a kernel crash the last few transactions before the
+// next checkpoint may be rolled back (the file stays consistent). FULL would fsync every commit: ~2.5x the
+// CPU per autocommit row here (FACTS.md, libSQL), and roster/offline writes are not worth that.
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Client, createClient, type Row } from '@libsql/client';
+import { migrate } from './migrate.ts';
+import { USER_MIGRATIONS } from './migrations/users.ts';
+import { WriteBatcher, type WriteBatcherOptions } from './write-batcher.ts';
+
+export const BUSY_TIMEOUT_MS = 5000;
+
+/** `<dataDir>/users/group-NN.db`, NN the storage group zero-padded to 2 digits. */
+export function userDbPath(dataDir: string, group: number): string {
+  return join(dataDir, 'users', `group-${String(group).padStart(2, '0')}.db`);
+}
+
+/** How repos find the file for a user; implemented by UserDbGroups (user-stores.ts). */
+export interface UserDbResolver {
+  /** The (lazily opened) file holding `jid`'s data. Rejects with ERR_NOT_OWNER if this shard does not own it. */
+  forUser(jid: string): Promise<UserDb>;
+  /** Every owned file that exists on disk, opened. For cross-user listing (CLI); never creates files. */
+  existing(): Promise<UserDb[]>;
+}
+
+export interface UserDbOptions {
+  batcher?: WriteBatcherOptions;
+}
+
+export class UserDb {
+  readonly path: string;
+  /** For reads. Writes go through `writer`, so they are group-committed in enqueue order. */
+  readonly client: Client;
+  readonly writer: WriteBatcher;
+
+  private constructor(path: string, client: Client, writer: WriteBatcher) {
+    this.path = path;
+    this.client = client;
+    this.writer = writer;
+  }
+
+  static async open(path: string, opts: UserDbOptions = {}): Promise<UserDb> {
+    await mkdir(dirname(path), { recursive: true });
+    // concurrency: 1 — the client otherwise pools up to 20 connections and opens a new one whenever two
+    // calls overlap in the same microtask window; PRAGMAs below are per connection (synchronous,
+    // foreign_keys), so a second connection would silently run with synchronous=FULL and no FK checks.
+    // Verified with @libsql/client 0.18.0. The client's `timeout` sets busy_timeout on any connection it
+    // (re)opens; the explicit PRAGMA below states it, before WAL, as FACTS.md requires.
+    const client = createClient({ url: pathToFileURL(path).href, concurrency: 1, timeout: BUSY_TIMEOUT_MS });
+    try {
+      // busy_timeout BEFORE journal_mode: switching to WAL needs a lock; without a timeout a concurrent
+      // opener gets SQLITE_BUSY at once (FACTS.md, libSQL).
+      await client.execute(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const mode = await client.execute('PRAGMA journal_mode = WAL');
+      if (mode.rows[0]?.['journal_mode'] !== 'wal') {
+        throw new Error(`could not enable WAL on ${path}: journal_mode=${String(mode.rows[0]?.['journal_mode'])}`);
+      }
+      await client.execute('PRAGMA synchronous = NORMAL');
+      await client.execute('PRAGMA foreign_keys = ON');
+      await migrate(client, USER_MIGRATIONS);
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return new UserDb(path, client, new WriteBatcher(client, opts.batcher));
+  }
+
+  /** Commits queued writes, then closes the file. */
+  async close(): Promise<void> {
+    try {
+      await this.writer.close();
+    } finally {
+      this.client.close();
+    }
+  }
+}
+
+// Typed column readers: the client returns `Value` (null | string | number | bigint | ArrayBuffer); a wrong
+// type means a corrupt or foreign file, which should fail loudly rather than leak into stanzas.
+
+export function textCol(row: Row, col: string): string {
+  const v = row[col];
+  if (typeof v !== 'string') throw new TypeError(`column ${col}: expected text, got ${typeof v}`);
+  return v;
+}
+
+export function textOrNullCol(row: Row, col: string): string | null {
+  const v = row[col];
+  if (v === null) return null;
+  if (typeof v !== 'string') throw new TypeError(`column ${col}: expected text or null, got ${typeof v}`);
+  return v;
+}
+
+export function intCol(row: Row, col: string): number {
+  const v = row[col];
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`column ${col}: expected integer, got ${typeof v}`);
+  return v;
+}

@@ -1,0 +1,303 @@
+// RFC 6120 client-to-server stream on the edge shard: header, STARTTLS (§5), SASL (§6), resource
+// binding (§7), then forwarding of stanzas to the session's home shard. The connection holds no
+// session state (presence, roster): that belongs to the home shard.
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { StreamError } from '../xmpp/errors.ts';
+import { normalizeLocal } from '../xmpp/jid.ts';
+import { NS } from '../xmpp/ns.ts';
+import { StreamParser } from '../xmpp/stream-parser.ts';
+import { type Element, escapeXml, xml } from '../xmpp/xml.ts';
+import type { BindResult, ConnectionHandle, EdgeServices } from './edge-services.ts';
+import { SaslNegotiation } from './sasl-negotiation.ts';
+import { handlePreAuthRegister } from './pre-auth-register.ts';
+
+const PRE_AUTH_TIMEOUT_MS = 60_000;
+const PING_GRACE_MS = 30_000;
+const STANZA_KINDS = new Set(['message', 'presence', 'iq']);
+
+export type Transport = 'tcp' | 'tls';
+
+export class C2sConnection implements ConnectionHandle {
+  readonly id: number;
+  private readonly s: EdgeServices;
+  private socket: Socket;
+  private readonly parser: StreamParser;
+  private encrypted: boolean;
+  private readonly transport: Transport;
+  private headerSent = false;
+  private username: string | null = null;
+  private bound: BindResult | null = null;
+  private binding = false;
+  private sasl: SaslNegotiation | null = null;
+  private closing = false;
+  private lastActivity = Date.now();
+  private readonly openedAt = Date.now();
+  private pingSentAt = 0;
+  private corked = false;
+  private streamId = '';
+
+  constructor(socket: Socket, transport: Transport, services: EdgeServices) {
+    this.s = services;
+    this.id = services.nextConnectionId();
+    this.socket = socket;
+    this.transport = transport;
+    this.encrypted = transport === 'tls';
+    this.parser = new StreamParser(
+      {
+        onStreamStart: (name, attrs) => this.onStreamStart(name, attrs),
+        onStanza: (el) => this.onElement(el),
+        onStreamEnd: () => this.close(),
+        onError: (err) => this.fail(err),
+      },
+      { maxStanzaBytes: services.config.c2s.maxStanzaBytes },
+    );
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000); // half-open TCP detection, alongside the idle ping in tick()
+    this.attach(socket);
+    socket.on('close', () => this.onClosed());
+    services.register(this);
+    services.metrics.connections.inc({ transport });
+  }
+
+  get home(): number | undefined {
+    return this.bound?.home;
+  }
+
+  get log() {
+    return this.s.log;
+  }
+
+  private attach(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => {
+      this.lastActivity = Date.now();
+      this.pingSentAt = 0;
+      this.parser.write(chunk);
+    });
+    socket.on('error', (err) => this.log.debug({ err, conn: this.id }, 'socket error'));
+  }
+
+  write(text: string): void {
+    if (this.closing || this.socket.destroyed) return;
+    // Batch everything written in one event-loop turn into one TLS record / TCP segment.
+    if (!this.corked) {
+      this.corked = true;
+      const socket = this.socket;
+      socket.cork();
+      process.nextTick(() => {
+        if (!this.corked) return; // already flushed (STARTTLS)
+        this.corked = false;
+        socket.uncork();
+      });
+    }
+    this.socket.write(text);
+  }
+
+  private writeElement(el: Element): void {
+    this.write(el.toString());
+  }
+
+  private onStreamStart(name: string, attrs: Record<string, string>): void {
+    this.streamId = crypto.randomUUID();
+    const to = attrs.to;
+    const header = `<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAM}' id='${this.streamId}' from='${escapeXml(this.s.config.domain)}' version='1.0' xml:lang='en'>`;
+    this.write(header);
+    this.headerSent = true;
+    // RFC 6120 §4.8: the stream namespace and the content namespace are checked before anything else.
+    if (name !== 'stream:stream' || attrs['xmlns:stream'] !== NS.STREAM) return this.fail(new StreamError('invalid-namespace'));
+    if (attrs.xmlns !== NS.CLIENT) return this.fail(new StreamError('invalid-namespace', 'this port serves jabber:client'));
+    if (to === undefined || to.toLowerCase() !== this.s.config.domain) return this.fail(new StreamError('host-unknown', `this server serves ${this.s.config.domain}`));
+    if (!attrs.version || Number.parseFloat(attrs.version) < 1) return this.fail(new StreamError('unsupported-version'));
+    this.writeElement(this.features());
+  }
+
+  private features(): Element {
+    const f = xml('stream:features');
+    if (!this.encrypted) {
+      const starttls = xml('starttls', { xmlns: NS.TLS });
+      if (this.s.config.c2s.requireTls) starttls.append(xml('required'));
+      f.append(starttls);
+    }
+    if (this.username === null) {
+      if (this.encrypted || !this.s.config.c2s.requireTls) {
+        f.append(xml('mechanisms', { xmlns: NS.SASL }, ...SaslNegotiation.mechanisms(this.encrypted).map((m) => xml('mechanism', {}, m))));
+        if (this.s.config.registration) f.append(xml('register', { xmlns: NS.REGISTER_FEATURE }));
+      }
+      return f;
+    }
+    f.append(xml('bind', { xmlns: NS.BIND }, xml('required')));
+    // RFC 6121 legacy session establishment: advertised as optional so old clients still send it.
+    f.append(xml('session', { xmlns: NS.SESSION }, xml('optional')));
+    for (const extra of this.s.streamFeatures()) f.append(extra);
+    return f;
+  }
+
+  private onElement(el: Element): void {
+    if (this.closing) return;
+    if (this.bound) return this.forward(el);
+    const ns = el.attrs.xmlns as string | undefined;
+    if (el.name === 'starttls' && ns === NS.TLS) return this.startTls();
+    if (!this.encrypted && this.s.config.c2s.requireTls) {
+      if (el.name === 'auth' && ns === NS.SASL) {
+        this.writeElement(xml('failure', { xmlns: NS.SASL }, xml('encryption-required')));
+        return;
+      }
+      return this.fail(new StreamError('policy-violation', 'STARTTLS is required'));
+    }
+    if (this.username === null) {
+      if (ns === NS.SASL) return void this.onSasl(el);
+      if (el.name === 'iq' && this.s.config.registration && el.getChild('query', NS.REGISTER)) {
+        return void handlePreAuthRegister(el, this.s, (reply) => this.writeElement(reply)).catch((err) => this.internalError(err));
+      }
+      return this.fail(new StreamError('not-authorized'));
+    }
+    if (el.name === 'iq' && el.attrs.type === 'set' && el.getChild('bind', NS.BIND)) return void this.bind(el).catch((err) => this.internalError(err));
+    if (el.name === 'iq' && el.getChild('session', NS.SESSION)) {
+      this.writeElement(xml('iq', { type: 'result', id: String(el.attrs.id ?? '') }));
+      return;
+    }
+    // RFC 6120 §7.1: nothing but binding is allowed between authentication and binding.
+    this.fail(new StreamError('not-authorized', 'bind a resource first'));
+  }
+
+  private startTls(): void {
+    if (this.encrypted) return this.fail(new StreamError('policy-violation', 'TLS is already on'));
+    const raw = this.socket;
+    // The TLS layer takes over the socket's handle, so <proceed/> must be on the wire (not in a corked
+    // buffer) and nothing may be read in between: the client sends its ClientHello only after <proceed/>.
+    raw.pause();
+    raw.removeAllListeners('data');
+    if (this.corked) {
+      this.corked = false;
+      raw.uncork();
+    }
+    raw.write(`<proceed xmlns='${NS.TLS}'/>`, () => {
+      if (raw.destroyed) return;
+      const secure = new TLSSocket(raw, { isServer: true, secureContext: this.s.secureContext });
+      this.socket = secure;
+      this.parser.reset(); // RFC 6120 §5.4.3.3: a new stream starts over TLS
+      this.attach(secure);
+      secure.on('error', (err) => {
+        this.log.debug({ err, conn: this.id }, 'TLS error');
+        raw.destroy();
+      });
+    });
+    this.encrypted = true;
+    this.s.metrics.connections.dec({ transport: this.transport });
+    this.s.metrics.connections.inc({ transport: 'starttls' });
+  }
+
+  private async onSasl(el: Element): Promise<void> {
+    if (!this.sasl) this.sasl = new SaslNegotiation(this.s, this.encrypted);
+    const outcome = await this.sasl.handle(el);
+    if (this.closing) return;
+    this.writeElement(outcome.reply);
+    if (outcome.username !== undefined) {
+      this.username = outcome.username;
+      this.sasl = null;
+      this.parser.reset(); // RFC 6120 §6.4.6: the client opens a new stream after <success/>
+    } else if (outcome.tooManyFailures) {
+      this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+    }
+  }
+
+  private async bind(iq: Element): Promise<void> {
+    if (this.binding || this.username === null) return;
+    this.binding = true;
+    const requested = iq.getChild('bind', NS.BIND)?.getChildText('resource') ?? null;
+    const bare = `${normalizeLocal(this.username)}@${this.s.config.domain}`;
+    const id = String(iq.attrs.id ?? '');
+    const answer = (await this.s.call(bare, 'session.bind', {
+      bare,
+      resource: requested,
+      edge: this.s.shard,
+      connId: this.id,
+    })) as { ok: true; full: string; home: number } | { ok: false; condition: string };
+    this.binding = false;
+    if (this.closing) {
+      if (answer.ok) this.s.sessionEnd(answer.home, this.id);
+      return;
+    }
+    if (!answer.ok) {
+      this.writeElement(xml('iq', { type: 'error', id }, xml('error', { type: 'modify' }, xml(answer.condition, { xmlns: NS.STANZAS }))));
+      return;
+    }
+    this.bound = { full: answer.full, home: answer.home };
+    this.s.log.info({ jid: answer.full, conn: this.id, home: answer.home, tls: this.encrypted }, 'session bound');
+    this.writeElement(xml('iq', { type: 'result', id }, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, answer.full))));
+  }
+
+  private forward(el: Element): void {
+    const bound = this.bound as BindResult;
+    if (STANZA_KINDS.has(el.name)) {
+      const from = el.attrs.from as string | undefined;
+      // RFC 6120 §8.1.2.1: a 'from' other than the session's own JID is answered with invalid-from.
+      if (from !== undefined && from !== bound.full && from !== bound.full.slice(0, bound.full.indexOf('/'))) {
+        return this.fail(new StreamError('invalid-from'));
+      }
+    }
+    if (el.name === 'iq' && el.getChild('session', NS.SESSION) && el.attrs.type === 'set') {
+      this.writeElement(xml('iq', { type: 'result', id: String(el.attrs.id ?? '') }));
+      return;
+    }
+    this.s.sessionIn(bound.home, this.id, el);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.closing) this.socket.resume();
+  }
+
+  tick(now: number): void {
+    if (this.closing) return;
+    if (!this.bound) {
+      if (now - this.openedAt > PRE_AUTH_TIMEOUT_MS) this.fail(new StreamError('connection-timeout', 'authentication took too long'));
+      return;
+    }
+    const idleMs = this.s.config.c2s.idleTimeoutSec * 1000;
+    if (this.pingSentAt && now - this.pingSentAt > PING_GRACE_MS) {
+      this.fail(new StreamError('connection-timeout'));
+    } else if (!this.pingSentAt && now - this.lastActivity > idleMs) {
+      // XEP-0199 §4.2: the server pings an idle client; any traffic counts as an answer.
+      this.pingSentAt = now;
+      this.write(`<iq type='get' id='idle-${now}' from='${escapeXml(this.s.config.domain)}'><ping xmlns='${NS.PING}'/></iq>`);
+    }
+  }
+
+  private internalError(err: unknown): void {
+    this.log.error({ err, conn: this.id }, 'connection handler failed');
+    this.fail(new StreamError('internal-server-error'));
+  }
+
+  private fail(err: StreamError): void {
+    this.s.metrics.streamErrors.inc({ condition: err.condition });
+    this.log.info({ conn: this.id, jid: this.bound?.full, condition: err.condition, text: err.text }, 'stream error');
+    this.close(err.condition, err.text);
+  }
+
+  /** Ends the stream: with an error condition, or cleanly ('' / undefined). */
+  close(condition?: string, text?: string): void {
+    if (this.closing) return;
+    if (!this.headerSent) {
+      this.write(`<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAM}' id='${crypto.randomUUID()}' from='${escapeXml(this.s.config.domain)}' version='1.0'>`);
+      this.headerSent = true;
+    }
+    if (condition) this.write(new StreamError(condition as StreamError['condition'], text).toXml());
+    this.write('</stream:stream>');
+    this.closing = true;
+    this.parser.end();
+    this.socket.end();
+    // RFC 6120 §4.4: wait a little for the peer's closing tag, then stop waiting.
+    setTimeout(() => this.socket.destroy(), 2_000).unref();
+  }
+
+  private onClosed(): void {
+    this.closing = true;
+    this.s.unregister(this);
+    this.s.metrics.connections.dec({ transport: this.encrypted && this.transport === 'tcp' ? 'starttls' : this.transport });
+    if (this.bound) this.s.sessionEnd(this.bound.home, this.id);
+  }
+}

@@ -1,0 +1,51 @@
+// What a client connection needs from the shard it was accepted on (its "edge"). The connection
+// never touches session state: that lives on the home shard of its JID, reached through `call`
+// (requests) and `sessionIn` (stanzas).
+import type { SecureContext } from 'node:tls';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { ShardMetrics } from '../telemetry/metrics.ts';
+import type { ShardId } from '../transport/channel.ts';
+import type { Element } from '../xmpp/xml.ts';
+
+export interface BindResult {
+  full: string;
+  home: ShardId;
+}
+
+export interface EdgeServices {
+  readonly shard: ShardId;
+  readonly config: Config;
+  readonly secureContext: SecureContext;
+  /** The PEM key and certificate (tls.Server builds its own context from them). */
+  /** Stable across shards and restarts, so SCRAM answers for unknown users do not vary. */
+  readonly secret: string;
+  readonly tlsCredentials: { key: string; cert: string };
+  readonly log: Logger;
+  readonly metrics: ShardMetrics;
+  /** Post-authentication stream features contributed by modules. */
+  streamFeatures(): Element[];
+  /** An rpc on the shard owning the bare JID `key`. */
+  call(key: string, method: string, params: unknown): Promise<unknown>;
+  /** Forwards a client stanza of a bound connection to its session's home shard. */
+  sessionIn(home: ShardId, connId: number, stanza: Element): void;
+  /** Tells the home shard that a bound connection is gone. */
+  sessionEnd(home: ShardId, connId: number): void;
+  /** Allocates a connection id, unique on this shard. */
+  nextConnectionId(): number;
+  register(conn: ConnectionHandle): void;
+  unregister(conn: ConnectionHandle): void;
+}
+
+export interface ConnectionHandle {
+  readonly id: number;
+  /** The home shard of the bound session, once bound. */
+  readonly home: ShardId | undefined;
+  write(xml: string): void;
+  close(condition?: string, text?: string): void;
+  /** Stops and restarts reading from the socket (mesh backpressure). */
+  pause(): void;
+  resume(): void;
+  /** Called by the shard's sweep every few seconds (idle detection). */
+  tick(now: number): void;
+}

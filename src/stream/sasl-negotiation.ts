@@ -1,0 +1,97 @@
+// RFC 6120 §6.4: the <auth/>, <challenge/>, <response/>, <abort/> exchange on the edge. The
+// mechanisms themselves (src/stream/sasl/) only see bytes; credentials come from the account's home
+// shard over an rpc, so the edge never opens a user database.
+import { NS } from '../xmpp/ns.ts';
+import { type Element, xml } from '../xmpp/xml.ts';
+import type { StoredCredentials } from './sasl/credentials.ts';
+import { createPlainServer } from './sasl/plain.ts';
+import { createScramServer, type SaslMechanismServer, type SaslStep } from './sasl/scram.ts';
+import type { EdgeServices } from './edge-services.ts';
+
+const MAX_FAILURES = 3;
+
+export interface SaslOutcome {
+  reply: Element;
+  username?: string;
+  tooManyFailures?: boolean;
+}
+
+export class SaslNegotiation {
+  private readonly s: EdgeServices;
+  private readonly encrypted: boolean;
+  private mechanism: SaslMechanismServer | null = null;
+  private failures = 0;
+
+  /** PLAIN only over TLS (RFC 6120 §13.8: never send a password in the clear). */
+  static mechanisms(encrypted: boolean): string[] {
+    return encrypted ? ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'] : ['SCRAM-SHA-256', 'SCRAM-SHA-1'];
+  }
+
+  constructor(services: EdgeServices, encrypted: boolean) {
+    this.s = services;
+    this.encrypted = encrypted;
+  }
+
+  async handle(el: Element): Promise<SaslOutcome> {
+    if (el.name === 'abort') {
+      this.mechanism = null;
+      return this.failure('aborted');
+    }
+    if (el.name === 'auth') {
+      const name = String(el.attrs.mechanism ?? '');
+      if (!SaslNegotiation.mechanisms(this.encrypted).includes(name)) return this.failure('invalid-mechanism');
+      this.mechanism = this.create(name);
+      const initial = decode(el.text());
+      if (initial === 'bad') return this.failure('incorrect-encoding');
+      return this.outcome(await this.mechanism.start(initial), name);
+    }
+    if (el.name === 'response' && this.mechanism) {
+      const data = decode(el.text());
+      if (data === 'bad') return this.failure('incorrect-encoding');
+      return this.outcome(await this.mechanism.step(data ?? Buffer.alloc(0)), this.mechanism.name);
+    }
+    return this.failure('malformed-request');
+  }
+
+  private create(name: string): SaslMechanismServer {
+    const lookup = (username: string) => this.lookup(username);
+    const domain = this.s.config.domain;
+    if (name === 'PLAIN') return createPlainServer(lookup, { domain });
+    return createScramServer(name === 'SCRAM-SHA-1' ? 'SHA-1' : 'SHA-256', lookup, { secret: Buffer.from(this.s.secret, 'utf8'), domain });
+  }
+
+  private async lookup(username: string): Promise<StoredCredentials | undefined> {
+    const bare = `${username}@${this.s.config.domain}`;
+    const creds = (await this.s.call(bare, 'auth.credentials', { jid: bare })) as StoredCredentials | null;
+    return creds ?? undefined;
+  }
+
+  private outcome(step: SaslStep, mechanism: string): SaslOutcome {
+    if (step.kind === 'challenge') return { reply: xml('challenge', { xmlns: NS.SASL }, step.data.toString('base64')) };
+    if (step.kind === 'success') {
+      this.mechanism = null;
+      this.s.metrics.authAttempts.inc({ mechanism, result: 'success' });
+      const body = step.data ? step.data.toString('base64') : '';
+      return { reply: xml('success', { xmlns: NS.SASL }, body), username: step.username };
+    }
+    this.s.metrics.authAttempts.inc({ mechanism, result: 'failure' });
+    return this.failure(step.condition, step.text);
+  }
+
+  private failure(condition: string, text?: string): SaslOutcome {
+    this.mechanism = null;
+    if (condition !== 'aborted') this.failures++;
+    const reply = xml('failure', { xmlns: NS.SASL }, xml(condition));
+    if (text) reply.append(xml('text', {}, text));
+    return { reply, tooManyFailures: this.failures >= MAX_FAILURES };
+  }
+}
+
+/** RFC 6120 §6.4.2: '=' is an empty initial response, no text is no initial response. */
+function decode(text: string): Buffer | null | 'bad' {
+  const t = text.trim();
+  if (t === '') return null;
+  if (t === '=') return Buffer.alloc(0);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 !== 0) return 'bad';
+  return Buffer.from(t, 'base64');
+}

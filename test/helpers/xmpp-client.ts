@@ -1,0 +1,66 @@
+// A thin test wrapper around @xmpp/client (xmpp.js), a real third-party client: connect, wait for
+// stanzas matching a predicate, and stop without reconnecting.
+import { client, type XmppClient } from '@xmpp/client';
+import type { Element } from '../../src/xmpp/xml.ts';
+
+// The server uses a self-signed certificate made at first start; the tests trust it blindly.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+
+export interface TestXmpp {
+  xmpp: XmppClient;
+  jid: string;
+  received: Element[];
+  waitFor(pred: (el: Element) => boolean, timeoutMs?: number, what?: string): Promise<Element>;
+  /** Fails if a matching stanza arrives within `ms`. */
+  expectNone(pred: (el: Element) => boolean, ms?: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function connectXmppJs(opts: { port: number; directTls?: boolean; username: string; password: string; resource?: string }): Promise<TestXmpp> {
+  const xmpp = client({
+    service: `${opts.directTls ? 'xmpps' : 'xmpp'}://127.0.0.1:${opts.port}`,
+    domain: 'localhost',
+    username: opts.username,
+    password: opts.password,
+    ...(opts.resource ? { resource: opts.resource } : {}),
+  });
+  xmpp.reconnect.stop();
+  xmpp.on('error', () => {});
+  const received: Element[] = [];
+  const waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
+  xmpp.on('stanza', (el: Element) => {
+    received.push(el);
+    for (const w of [...waiters]) {
+      if (w.pred(el)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(el);
+      }
+    }
+  });
+  await xmpp.start();
+  const jid = String(xmpp.jid);
+  return {
+    xmpp,
+    jid,
+    received,
+    waitFor(pred, timeoutMs = 10_000, what = 'stanza') {
+      const seen = received.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${jid}: timed out waiting for ${what}; got ${received.map(String).join('\n')}`)), timeoutMs);
+        waiters.push({ pred, resolve: (el) => (clearTimeout(timer), resolve(el)) });
+      });
+    },
+    async expectNone(pred, ms = 500) {
+      await new Promise((r) => setTimeout(r, ms));
+      return !received.some(pred);
+    },
+    async stop() {
+      try {
+        await xmpp.stop();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}

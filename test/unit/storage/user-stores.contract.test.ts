@@ -1,0 +1,170 @@
+// One behavioural contract for every UserStores implementation (STYLE §2.2: one storage contract, one test
+// suite for every backend): the libSQL repos on real files and the in-memory fakes.
+import t from 'tap';
+import { Placement } from '../../../src/shard/placement.ts';
+import { createMemoryUserStores } from '../../../src/storage/memory/memory-user-stores.ts';
+import type { Account, RosterItem, UserStores } from '../../../src/storage/ports.ts';
+import { openUserStores } from '../../../src/storage/user-stores.ts';
+
+type T = Parameters<Parameters<typeof t.test>[0]>[0];
+
+const implementations: Array<[string, (t: T) => UserStores]> = [
+  ['memory', () => createMemoryUserStores()],
+  ['libsql', (tt) => openUserStores({ dataDir: tt.testdir(), placement: new Placement(1), shard: 0 })],
+];
+
+function account(jid: string, salt = 'c2FsdA=='): Account {
+  const cred = { salt, iterations: 4096, storedKey: 'c3RvcmVk', serverKey: 'c2VydmVy' };
+  return { jid, createdAt: 1_700_000_000_123, credentials: { 'SHA-1': { ...cred }, 'SHA-256': { ...cred, iterations: 5000 } } };
+}
+
+function item(contact: string, over: Partial<RosterItem> = {}): RosterItem {
+  return { contact, name: null, subscription: 'none', askOut: false, pendingIn: false, approved: false, groups: [], ...over };
+}
+
+for (const [impl, open] of implementations) {
+  t.test(impl, async (t) => {
+    const fresh = (tt: T): UserStores => {
+      const s = open(tt);
+      tt.teardown(() => s.close());
+      return s;
+    };
+
+    t.test('accounts: create, create twice, get, setCredentials, list', async (t) => {
+      const { accounts } = fresh(t);
+      t.equal(await accounts.get('romeo@example.org'), undefined);
+      t.equal(await accounts.create(account('romeo@example.org')), true);
+      t.equal(await accounts.create(account('romeo@example.org', 'b3RoZXI=')), false, 'second create refused');
+      const got = await accounts.get('romeo@example.org');
+      t.same(got, account('romeo@example.org'), 'first create kept');
+      if (got) got.credentials['SHA-1'].salt = 'mutated';
+      t.equal((await accounts.get('romeo@example.org'))?.credentials['SHA-1'].salt, 'c2FsdA==', 'returned copy');
+
+      const creds = account('x', 'bmV3').credentials;
+      t.equal(await accounts.setCredentials('romeo@example.org', creds), true);
+      t.same((await accounts.get('romeo@example.org'))?.credentials, creds);
+      t.equal(await accounts.setCredentials('nobody@example.org', creds), false);
+
+      const jids = ['zed@example.org', 'alice@example.org', 'juliet@example.net', 'bob@example.org'];
+      for (const j of jids) t.equal(await accounts.create(account(j)), true);
+      t.same(await accounts.list(), [...jids, 'romeo@example.org'].sort(), 'sorted across groups');
+    });
+
+    t.test('roster: versions monotonic, upsert, get, remove', async (t) => {
+      const { roster } = fresh(t);
+      const me = 'juliet@example.org';
+      t.same(await roster.list(me), { version: 0, items: [] });
+      t.equal(await roster.version(me), 0);
+
+      const v1 = await roster.put(me, item('romeo@example.net', { name: 'Romeo', groups: ['Friends', 'Montague'] }));
+      const v2 = await roster.put(me, item('benvolio@example.net'));
+      t.ok(v1 > 0 && v2 > v1, `versions increase (${v1} < ${v2})`);
+      const v3 = await roster.put(me, item('romeo@example.net', { subscription: 'both', askOut: true, pendingIn: true, approved: true }));
+      t.ok(v3 > v2, 'upsert bumps the version');
+      t.equal(await roster.version(me), v3);
+
+      const list = await roster.list(me);
+      t.equal(list.version, v3);
+      t.same(list.items.map((i) => i.contact), ['benvolio@example.net', 'romeo@example.net'], 'one item per contact, sorted');
+      t.same(await roster.get(me, 'romeo@example.net'), item('romeo@example.net', {
+        subscription: 'both', askOut: true, pendingIn: true, approved: true,
+      }), 'upsert replaced every field');
+      t.equal(await roster.get(me, 'nobody@example.net'), undefined);
+
+      const v4 = await roster.remove(me, 'benvolio@example.net');
+      t.ok(v4 > v3, 'remove bumps the version');
+      t.equal(await roster.remove(me, 'benvolio@example.net'), v4, 'removing nothing keeps the version');
+      t.equal(await roster.remove('nobody@example.org', 'x@example.org'), 0);
+      t.same((await roster.list(me)).items.map((i) => i.contact), ['romeo@example.net']);
+      t.equal(await roster.version('other@example.org'), 0, 'versions are per user');
+    });
+
+    t.test('roster: puts issued together get distinct increasing versions', async (t) => {
+      const { roster } = fresh(t);
+      const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => roster.put('a@example.org', item(`c${i}@example.org`))));
+      for (let i = 1; i < versions.length; i++) t.ok((versions[i] ?? 0) > (versions[i - 1] ?? 0), `put ${i} after put ${i - 1}`);
+      t.equal(await roster.version('a@example.org'), versions[19]);
+      t.equal((await roster.list('a@example.org')).items.length, 20);
+    });
+
+    t.test('offline: limit, order, remove', async (t) => {
+      const { offline } = fresh(t);
+      const me = 'romeo@example.org';
+      t.equal(await offline.push(me, '<message id="1"/>', 1000, 3), true);
+      t.equal(await offline.push(me, '<message id="2"/>', 2000, 3), true);
+      t.equal(await offline.push(me, '<message id="3"/>', 3000, 3), true);
+      t.equal(await offline.push(me, '<message id="4"/>', 4000, 3), false, 'refused at the limit');
+      t.equal(await offline.count(me), 3);
+      const list = await offline.list(me);
+      t.same(list.map((m) => [m.xml, m.stamp]), [['<message id="1"/>', 1000], ['<message id="2"/>', 2000], ['<message id="3"/>', 3000]], 'oldest first');
+
+      await offline.remove('mallory@example.org', list.map((m) => m.id));
+      t.equal(await offline.count(me), 3, "another user's remove does not touch them");
+      await offline.remove(me, [list[0]?.id ?? -1, 999_999]);
+      t.same((await offline.list(me)).map((m) => m.xml), ['<message id="2"/>', '<message id="3"/>']);
+      await offline.remove(me, []);
+      t.equal(await offline.push(me, '<message id="5"/>', 5000, 3), true, 'room again after delivery');
+      const ids = (await offline.list(me)).map((m) => m.id);
+      t.same(ids, [...ids].sort((a, b) => a - b), 'ids increase');
+      t.equal(await offline.count('nobody@example.org'), 0);
+      t.equal(await offline.push('zero@example.org', '<message/>', 1, 0), false, 'limit 0 stores nothing');
+    });
+
+    t.test('offline: pushes issued together respect the limit', async (t) => {
+      const { offline } = fresh(t);
+      const ok = await Promise.all(Array.from({ length: 8 }, (_, i) => offline.push('a@example.org', `<m n="${i}"/>`, i, 5)));
+      t.same(ok, [true, true, true, true, true, false, false, false]);
+      t.equal(await offline.count('a@example.org'), 5);
+    });
+
+    t.test('blocks: add, remove, clear', async (t) => {
+      const { blocks } = fresh(t);
+      const me = 'juliet@example.org';
+      t.same(await blocks.list(me), []);
+      await blocks.add(me, ['tybalt@example.org', 'example.com', 'tybalt@example.org']);
+      await blocks.add(me, ['example.com', 'paris@example.org/phone']);
+      t.same(await blocks.list(me), ['example.com', 'paris@example.org/phone', 'tybalt@example.org'], 'deduplicated, sorted');
+      await blocks.remove(me, ['example.com', 'never@example.org']);
+      t.same(await blocks.list(me), ['paris@example.org/phone', 'tybalt@example.org']);
+      await blocks.add('other@example.org', ['x@example.org']);
+      await blocks.clear(me);
+      t.same(await blocks.list(me), []);
+      t.same(await blocks.list('other@example.org'), ['x@example.org'], 'clear is per user');
+      await blocks.add(me, []);
+      await blocks.remove(me, []);
+      t.same(await blocks.list(me), []);
+    });
+
+    t.test('delete cascades to roster, offline messages and block list', async (t) => {
+      const s = fresh(t);
+      for (const j of ['romeo@example.org', 'juliet@example.org']) {
+        t.equal(await s.accounts.create(account(j)), true);
+        await s.roster.put(j, item('nurse@example.org'));
+        await s.offline.push(j, '<message/>', 1, 10);
+        await s.blocks.add(j, ['tybalt@example.org']);
+      }
+      const before = await s.roster.version('romeo@example.org');
+      t.equal(await s.accounts.delete('romeo@example.org'), true);
+      t.equal(await s.accounts.get('romeo@example.org'), undefined);
+      t.same((await s.roster.list('romeo@example.org')).items, []);
+      t.ok((await s.roster.version('romeo@example.org')) >= before, 'roster version never goes back (XEP-0237)');
+      t.equal(await s.offline.count('romeo@example.org'), 0);
+      t.same(await s.blocks.list('romeo@example.org'), []);
+      t.same(await s.accounts.list(), ['juliet@example.org']);
+      t.equal((await s.roster.list('juliet@example.org')).items.length, 1, 'other users untouched');
+      t.equal(await s.offline.count('juliet@example.org'), 1);
+      t.same(await s.blocks.list('juliet@example.org'), ['tybalt@example.org']);
+      t.equal(await s.accounts.delete('romeo@example.org'), false, 'second delete finds nothing');
+      t.equal(await s.accounts.create(account('romeo@example.org')), true, 'can be re-created');
+    });
+
+    t.test('closed stores refuse work', async (t) => {
+      const s = open(t);
+      await s.roster.put('a@example.org', item('b@example.org'));
+      await s.flush();
+      await s.close();
+      await t.rejects(s.roster.list('a@example.org'), { message: /^ERR_STORE_CLOSED/ });
+      await t.rejects(s.accounts.create(account('a@example.org')), { message: /^ERR_STORE_CLOSED/ });
+    });
+  });
+}

@@ -1,0 +1,114 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Client, createClient, type InStatement, type ResultSet } from '@libsql/client';
+import t from 'tap';
+import { type BatchInfo, WriteBatcher } from '../../../src/storage/write-batcher.ts';
+
+type T = Parameters<Parameters<typeof t.test>[0]>[0];
+
+async function table(tt: T): Promise<Client> {
+  const client = createClient({ url: pathToFileURL(join(tt.testdir(), 'w.db')).href, concurrency: 1 });
+  tt.teardown(() => client.close());
+  await client.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)');
+  return client;
+}
+
+const insert = (v: string): InStatement => ({ sql: 'INSERT INTO t (v) VALUES (?)', args: [v] });
+
+async function values(client: Client): Promise<string[]> {
+  const rs = await client.execute('SELECT v FROM t ORDER BY id');
+  return rs.rows.map((r) => String(r['v']));
+}
+
+t.test('enqueues of one turn commit in one transaction', async (t) => {
+  const client = await table(t);
+  const batches: BatchInfo[] = [];
+  const w = new WriteBatcher(client, { onBatch: (b) => batches.push(b) });
+  const all = Array.from({ length: 100 }, (_, i) => w.enqueue(insert(`v${i}`)));
+  t.equal(w.pending, 100, 'nothing written synchronously');
+  const results = await Promise.all(all);
+  t.equal(batches.length, 1, 'one batch');
+  t.match(batches[0], { units: 100, statements: 100, ok: true });
+  t.ok(results.every((rs) => rs.rowsAffected === 1), 'each promise gets its own ResultSet');
+  t.same(results.map((rs) => Number(rs.lastInsertRowid)), Array.from({ length: 100 }, (_, i) => i + 1), 'in order');
+  t.equal((await values(client)).length, 100);
+  await w.enqueue(insert('later'));
+  t.equal(batches.length, 2, 'a later turn is a new batch');
+});
+
+t.test('batches are capped and yield a turn between them', async (t) => {
+  const client = await table(t);
+  const sizes: number[] = [];
+  const w = new WriteBatcher(client, { maxStatements: 10, onBatch: (b) => sizes.push(b.statements) });
+  const all = Array.from({ length: 25 }, (_, i) => w.enqueue(insert(`v${i}`)));
+  let seenByNextTurn = -1;
+  setImmediate(() => (seenByNextTurn = sizes.length));
+  await Promise.all(all);
+  t.same(sizes, [10, 10, 5]);
+  t.equal(seenByNextTurn, 1, 'other callbacks ran after the first batch, before the second');
+  t.same(await values(client), Array.from({ length: 25 }, (_, i) => `v${i}`), 'enqueue order kept');
+});
+
+t.test('a unit larger than the cap commits alone and atomically', async (t) => {
+  const client = await table(t);
+  const sizes: number[] = [];
+  const w = new WriteBatcher(client, { maxStatements: 2, onBatch: (b) => sizes.push(b.statements) });
+  const [a, unit] = await Promise.all([w.enqueue(insert('a')), w.enqueueUnit([insert('b'), insert('c'), insert('d')])]);
+  t.equal(a.rowsAffected, 1);
+  t.equal(unit.length, 3);
+  t.same(sizes, [1, 3]);
+});
+
+t.test('one failing statement does not fail its neighbours', async (t) => {
+  const client = await table(t);
+  const batches: BatchInfo[] = [];
+  const w = new WriteBatcher(client, { onBatch: (b) => batches.push(b) });
+  const outcomes = await Promise.allSettled([
+    w.enqueue(insert('a')),
+    w.enqueue(insert('b')),
+    w.enqueue(insert('a')), // UNIQUE violation
+    w.enqueue(insert('c')),
+    w.enqueueUnit([insert('d'), insert('b')]), // the unit fails as a whole: 'd' must not be written
+    w.enqueue(insert('e')),
+  ]);
+  t.same(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+  const bad = outcomes[2];
+  t.match(bad?.status === 'rejected' ? bad.reason : undefined, { code: 'SQLITE_CONSTRAINT' });
+  t.same(await values(client), ['a', 'b', 'c', 'e'], 'serial semantics: as if each unit had its own transaction');
+  t.same(batches.map((b) => b.ok), [false, false, true], 'one retry per bad unit');
+  t.match(w.stats, { failedUnits: 2, retries: 2 });
+});
+
+t.test('a failure libSQL cannot attribute falls back to one transaction per unit', async (t) => {
+  const real = await table(t);
+  let calls = 0;
+  // Only batch() is used by the batcher; the first call fails as a COMMIT-time error would (no index).
+  const flaky = {
+    batch: (stmts: InStatement[], mode?: 'write'): Promise<ResultSet[]> => {
+      if (calls++ === 0) return Promise.reject(new Error('disk I/O error'));
+      return real.batch(stmts, mode);
+    },
+  } as unknown as Client;
+  const w = new WriteBatcher(flaky);
+  const outcomes = await Promise.allSettled([w.enqueue(insert('a')), w.enqueue(insert('a')), w.enqueue(insert('b'))]);
+  t.same(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.equal(calls, 4, 'one failed batch, then three single-unit transactions');
+  t.same(await values(real), ['a', 'b']);
+});
+
+t.test('flush commits without waiting for the next turn; close drains then refuses', async (t) => {
+  const client = await table(t);
+  const w = new WriteBatcher(client);
+  const p = w.enqueue(insert('a'));
+  await w.flush();
+  t.same(await values(client), ['a'], 'committed by flush');
+  t.equal((await p).rowsAffected, 1);
+  await w.flush(); // nothing queued: resolves
+  t.same(await w.enqueueUnit([]), [], 'an empty unit is a no-op');
+
+  const q = w.enqueue(insert('b'));
+  await w.close();
+  t.equal((await q).rowsAffected, 1, 'queued before close: committed');
+  await t.rejects(w.enqueue(insert('c')), { message: /^ERR_STORE_CLOSED/ });
+  t.throws(() => new WriteBatcher(client, { maxStatements: 0 }), RangeError);
+});
