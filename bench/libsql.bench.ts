@@ -1,7 +1,7 @@
 // Offline-message pushes into one user-group file: one autocommit execute per row vs the WriteBatcher
 // (group commit per event-loop turn, capped batches), and how long the thread is blocked while 10k writes
 // are queued. Bounded: fixed row counts plus a 20 s deadline. Prints one JSON line, then a table.
-//   PATH=node_modules/.bin:$PATH node bench/libsql.bench.ts [rows]
+//   PATH=node_modules/.bin:$PATH node --expose-gc bench/libsql.bench.ts [rows]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,11 +164,15 @@ try {
     ['batcher cap 10000', batched],
   ] as const) {
     if (performance.now() > DEADLINE) break;
+    // Start each run from a collected heap (needs --expose-gc) so one run's garbage does not land in the next.
+    (globalThis as { gc?: () => void }).gc?.();
     results.push(await measure(name, dir, fn));
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
 
-console.log(JSON.stringify({ bench: 'libsql-offline-push', node: process.version, rowsPerRun: ROWS, users: USERS, xmlBytes: XML.length, results }));
+console.log(
+  JSON.stringify({ bench: 'libsql-offline-push', node: process.version, rowsPerRun: ROWS, users: USERS, xmlBytes: XML.length, results }),
+);
 console.table(results);

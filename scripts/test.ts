@@ -1,4 +1,4 @@
-// `npm test`: lint, type-check, then every tap test (unit, integration, interop), and a final
+// `npm test`: lint, the README's generated XEP table, type-check, then every tap test (unit, integration, interop), and a final
 // "N passed, N failed" line counted from tap's own summary.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -11,12 +11,18 @@ function run(cmd: string, args: string[]): Promise<number> {
 }
 
 const bin = (name: string) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
+// `npm test -- test/unit/foo.test.ts` runs just those files, without the static checks.
 const only = process.argv.slice(2);
 
 if (only.length === 0) {
   console.log('# lint (biome)');
   if ((await run(bin('biome'), ['check', 'src', 'workers', 'test', 'bench', 'scripts', 'bin'])) !== 0) {
     console.log('0 passed, 1 failed: lint');
+    process.exit(1);
+  }
+  console.log('# README XEP table (npm run doap -- --check)');
+  if ((await run(process.execPath, [new URL('./doap.ts', import.meta.url).pathname, '--check'])) !== 0) {
+    console.log('0 passed, 1 failed: README.md XEP table is stale');
     process.exit(1);
   }
   console.log('# type-check (tsc --noEmit)');

@@ -50,6 +50,8 @@ export class ShardRuntime {
     this.o = o;
     this.id = o.id;
     Registry.checkDependencies(o.modules);
+    // Export every connection series from the start, so dashboards see a 0 instead of no data.
+    for (const transport of ['tcp', 'tls', 'starttls']) o.metrics.connections.set({ transport }, 0);
     this.rpc = new RpcClient((peer, id, json) => o.mesh.send(peer, encodeEnvelope(FrameKind.RpcRequest, this.id, id, 0, json)));
     this.router = new Router({
       shard: o.id,

@@ -67,7 +67,7 @@ export class WriteBatcher {
     this.#onBatch = opts.onBatch;
   }
 
-  /** Statements waiting for a transaction (not counting the one in flight). */
+  /** Units (statements or atomic groups) waiting for a transaction, not counting the batch in flight. */
   get pending(): number {
     return this.#queue.length;
   }

@@ -1,16 +1,7 @@
 // In-memory UserStores for unit tests and single-process experiments. Same contract as the libSQL repos
 // (test/unit/storage/user-stores.contract.test.ts runs against both). Values are copied in and out so a
 // caller mutating a returned object cannot change stored state, as with a database.
-import type {
-  Account,
-  AccountStore,
-  BlockStore,
-  OfflineMessage,
-  OfflineStore,
-  RosterItem,
-  RosterStore,
-  UserStores,
-} from '../ports.ts';
+import type { Account, AccountStore, BlockStore, OfflineMessage, OfflineStore, RosterItem, RosterStore, UserStores } from '../ports.ts';
 
 /** Shared by the four stores of one instance: account delete must purge the others atomically. */
 class MemoryUserState {

@@ -65,17 +65,31 @@ for (const [impl, open] of implementations) {
 
       const list = await roster.list(me);
       t.equal(list.version, v3);
-      t.same(list.items.map((i) => i.contact), ['benvolio@example.net', 'romeo@example.net'], 'one item per contact, sorted');
-      t.same(await roster.get(me, 'romeo@example.net'), item('romeo@example.net', {
-        subscription: 'both', askOut: true, pendingIn: true, approved: true,
-      }), 'upsert replaced every field');
+      t.same(
+        list.items.map((i) => i.contact),
+        ['benvolio@example.net', 'romeo@example.net'],
+        'one item per contact, sorted',
+      );
+      t.same(
+        await roster.get(me, 'romeo@example.net'),
+        item('romeo@example.net', {
+          subscription: 'both',
+          askOut: true,
+          pendingIn: true,
+          approved: true,
+        }),
+        'upsert replaced every field',
+      );
       t.equal(await roster.get(me, 'nobody@example.net'), undefined);
 
       const v4 = await roster.remove(me, 'benvolio@example.net');
       t.ok(v4 > v3, 'remove bumps the version');
       t.equal(await roster.remove(me, 'benvolio@example.net'), v4, 'removing nothing keeps the version');
       t.equal(await roster.remove('nobody@example.org', 'x@example.org'), 0);
-      t.same((await roster.list(me)).items.map((i) => i.contact), ['romeo@example.net']);
+      t.same(
+        (await roster.list(me)).items.map((i) => i.contact),
+        ['romeo@example.net'],
+      );
       t.equal(await roster.version('other@example.org'), 0, 'versions are per user');
     });
 
@@ -96,16 +110,34 @@ for (const [impl, open] of implementations) {
       t.equal(await offline.push(me, '<message id="4"/>', 4000, 3), false, 'refused at the limit');
       t.equal(await offline.count(me), 3);
       const list = await offline.list(me);
-      t.same(list.map((m) => [m.xml, m.stamp]), [['<message id="1"/>', 1000], ['<message id="2"/>', 2000], ['<message id="3"/>', 3000]], 'oldest first');
+      t.same(
+        list.map((m) => [m.xml, m.stamp]),
+        [
+          ['<message id="1"/>', 1000],
+          ['<message id="2"/>', 2000],
+          ['<message id="3"/>', 3000],
+        ],
+        'oldest first',
+      );
 
-      await offline.remove('mallory@example.org', list.map((m) => m.id));
+      await offline.remove(
+        'mallory@example.org',
+        list.map((m) => m.id),
+      );
       t.equal(await offline.count(me), 3, "another user's remove does not touch them");
       await offline.remove(me, [list[0]?.id ?? -1, 999_999]);
-      t.same((await offline.list(me)).map((m) => m.xml), ['<message id="2"/>', '<message id="3"/>']);
+      t.same(
+        (await offline.list(me)).map((m) => m.xml),
+        ['<message id="2"/>', '<message id="3"/>'],
+      );
       await offline.remove(me, []);
       t.equal(await offline.push(me, '<message id="5"/>', 5000, 3), true, 'room again after delivery');
       const ids = (await offline.list(me)).map((m) => m.id);
-      t.same(ids, [...ids].sort((a, b) => a - b), 'ids increase');
+      t.same(
+        ids,
+        [...ids].sort((a, b) => a - b),
+        'ids increase',
+      );
       t.equal(await offline.count('nobody@example.org'), 0);
       t.equal(await offline.push('zero@example.org', '<message/>', 1, 0), false, 'limit 0 stores nothing');
     });

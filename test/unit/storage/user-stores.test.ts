@@ -10,7 +10,13 @@ import { openUserStores, UserDbGroups } from '../../../src/storage/user-stores.t
 type T = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const item = (contact: string): RosterItem => ({
-  contact, name: null, subscription: 'both', askOut: false, pendingIn: false, approved: false, groups: [],
+  contact,
+  name: null,
+  subscription: 'both',
+  askOut: false,
+  pendingIn: false,
+  approved: false,
+  groups: [],
 });
 
 /** The first `user<i>@example.org` whose shard under `p` is `shard`. */
@@ -35,7 +41,10 @@ t.test('files are opened lazily, one per storage group, named group-NN.db', asyn
   const jid = 'romeo@example.org';
   await s.roster.put(jid, item('juliet@example.org'));
   const name = `group-${String(p.groupOf(jid)).padStart(2, '0')}.db`;
-  t.same(readdirSync(join(dir, 'users')).filter((f) => f.endsWith('.db')), [name]);
+  t.same(
+    readdirSync(join(dir, 'users')).filter((f) => f.endsWith('.db')),
+    [name],
+  );
   t.equal(userDbPath(dir, 3), join(dir, 'users', 'group-03.db'));
 });
 
@@ -78,7 +87,10 @@ t.test('data survives close and reopen', async (t) => {
   const again = open(t, dir, 1, 0);
   t.equal((await again.accounts.get(jid))?.createdAt, 5);
   t.same(await again.roster.list(jid), { version: v, items: [item('romeo@example.org')] });
-  t.same((await again.offline.list(jid)).map((m) => [m.xml, m.stamp]), [['<message><body>hi</body></message>', 42]]);
+  t.same(
+    (await again.offline.list(jid)).map((m) => [m.xml, m.stamp]),
+    [['<message><body>hi</body></message>', 42]],
+  );
   t.same(await again.blocks.list(jid), ['paris@example.org', 'tybalt@example.org']);
   t.ok((await again.roster.put(jid, item('nurse@example.org'))) > v, 'version continues after reopen');
 });
@@ -91,7 +103,9 @@ t.test('changing the shard count never strands data: files are named by group', 
   const single = openUserStores({ dataDir: dir, placement: one, shard: 0 });
   for (const u of users) await single.blocks.add(u, [`blocked-by-${u}`]);
   await single.close();
-  const filesBefore = readdirSync(join(dir, 'users')).filter((f) => f.endsWith('.db')).sort();
+  const filesBefore = readdirSync(join(dir, 'users'))
+    .filter((f) => f.endsWith('.db'))
+    .sort();
 
   const shard0 = open(t, dir, 2, 0);
   const shard1 = open(t, dir, 2, 1);
@@ -100,7 +114,13 @@ t.test('changing the shard count never strands data: files are named by group', 
     t.same(await owner.blocks.list(u), [`blocked-by-${u}`], `${u} found by shard ${two.shardOf(u)} of 2`);
     t.equal(userDbPath(dir, one.groupOf(u)), userDbPath(dir, two.groupOf(u)), 'same file under both placements');
   }
-  t.same(readdirSync(join(dir, 'users')).filter((f) => f.endsWith('.db')).sort(), filesBefore, 'no new files');
+  t.same(
+    readdirSync(join(dir, 'users'))
+      .filter((f) => f.endsWith('.db'))
+      .sort(),
+    filesBefore,
+    'no new files',
+  );
 });
 
 t.test("the CLI (shard 'all') lists accounts across every group file", async (t) => {

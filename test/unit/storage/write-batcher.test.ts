@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Client, createClient, type InStatement, type ResultSet } from '@libsql/client';
 import t from 'tap';
-import { type BatchInfo, WriteBatcher } from '../../../src/storage/write-batcher.ts';
+import { type BatchInfo, DEFAULT_MAX_BATCH_STATEMENTS, WriteBatcher } from '../../../src/storage/write-batcher.ts';
 
 type T = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -23,17 +23,33 @@ async function values(client: Client): Promise<string[]> {
 t.test('enqueues of one turn commit in one transaction', async (t) => {
   const client = await table(t);
   const batches: BatchInfo[] = [];
-  const w = new WriteBatcher(client, { onBatch: (b) => batches.push(b) });
+  const w = new WriteBatcher(client, { maxStatements: 100, onBatch: (b) => batches.push(b) });
   const all = Array.from({ length: 100 }, (_, i) => w.enqueue(insert(`v${i}`)));
   t.equal(w.pending, 100, 'nothing written synchronously');
   const results = await Promise.all(all);
   t.equal(batches.length, 1, 'one batch');
   t.match(batches[0], { units: 100, statements: 100, ok: true });
-  t.ok(results.every((rs) => rs.rowsAffected === 1), 'each promise gets its own ResultSet');
-  t.same(results.map((rs) => Number(rs.lastInsertRowid)), Array.from({ length: 100 }, (_, i) => i + 1), 'in order');
+  t.ok(
+    results.every((rs) => rs.rowsAffected === 1),
+    'each promise gets its own ResultSet',
+  );
+  t.same(
+    results.map((rs) => Number(rs.lastInsertRowid)),
+    Array.from({ length: 100 }, (_, i) => i + 1),
+    'in order',
+  );
   t.equal((await values(client)).length, 100);
   await w.enqueue(insert('later'));
   t.equal(batches.length, 2, 'a later turn is a new batch');
+});
+
+t.test('the default cap splits a burst', async (t) => {
+  const client = await table(t);
+  const sizes: number[] = [];
+  const w = new WriteBatcher(client, { onBatch: (b) => sizes.push(b.statements) });
+  const n = DEFAULT_MAX_BATCH_STATEMENTS * 2 + 1;
+  await Promise.all(Array.from({ length: n }, (_, i) => w.enqueue(insert(`v${i}`))));
+  t.same(sizes, [DEFAULT_MAX_BATCH_STATEMENTS, DEFAULT_MAX_BATCH_STATEMENTS, 1]);
 });
 
 t.test('batches are capped and yield a turn between them', async (t) => {
@@ -46,7 +62,11 @@ t.test('batches are capped and yield a turn between them', async (t) => {
   await Promise.all(all);
   t.same(sizes, [10, 10, 5]);
   t.equal(seenByNextTurn, 1, 'other callbacks ran after the first batch, before the second');
-  t.same(await values(client), Array.from({ length: 25 }, (_, i) => `v${i}`), 'enqueue order kept');
+  t.same(
+    await values(client),
+    Array.from({ length: 25 }, (_, i) => `v${i}`),
+    'enqueue order kept',
+  );
 });
 
 t.test('a unit larger than the cap commits alone and atomically', async (t) => {
@@ -71,11 +91,18 @@ t.test('one failing statement does not fail its neighbours', async (t) => {
     w.enqueueUnit([insert('d'), insert('b')]), // the unit fails as a whole: 'd' must not be written
     w.enqueue(insert('e')),
   ]);
-  t.same(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+  t.same(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'],
+  );
   const bad = outcomes[2];
   t.match(bad?.status === 'rejected' ? bad.reason : undefined, { code: 'SQLITE_CONSTRAINT' });
   t.same(await values(client), ['a', 'b', 'c', 'e'], 'serial semantics: as if each unit had its own transaction');
-  t.same(batches.map((b) => b.ok), [false, false, true], 'one retry per bad unit');
+  t.same(
+    batches.map((b) => b.ok),
+    [false, false, true],
+    'one retry per bad unit',
+  );
   t.match(w.stats, { failedUnits: 2, retries: 2 });
 });
 
@@ -91,7 +118,10 @@ t.test('a failure libSQL cannot attribute falls back to one transaction per unit
   } as unknown as Client;
   const w = new WriteBatcher(flaky);
   const outcomes = await Promise.allSettled([w.enqueue(insert('a')), w.enqueue(insert('a')), w.enqueue(insert('b'))]);
-  t.same(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.same(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   t.equal(calls, 4, 'one failed batch, then three single-unit transactions');
   t.same(await values(real), ['a', 'b']);
 });

@@ -70,6 +70,21 @@ t.test('a mesh that is not started still flushes its queue once the peer drains'
   t.equal(pending, 0);
 });
 
+t.test('stop() with output still queued keeps retrying until it is out', async (t) => {
+  const [m0, m1] = attachAll(2, 1024);
+  if (!m0 || !m1) throw new Error('no mesh');
+  const seen: number[] = [];
+  m0.start({ onFrame: () => {} });
+  for (let i = 0; i < 200; i++) m0.send(1, Uint8Array.of(i, 0, 0, 0));
+  t.ok(m0.backpressured);
+  m0.stop();
+  m1.start({ onFrame: (_f, b) => void seen.push(b[0] as number) });
+  t.teardown(() => m1.stop());
+  await until(() => seen.length === 200, 2000, 'queued frames after stop');
+  t.same(seen, Array.from({ length: 200 }, (_, i) => i));
+  t.equal(m0.backpressured, false);
+});
+
 t.test('a throwing handler does not stall the loop', async (t) => {
   const [m0, m1] = attachAll(2, 4096);
   if (!m0 || !m1) throw new Error('no mesh');
