@@ -28,6 +28,8 @@ export interface HookMap {
   'session:nonza': { session: SessionRecord; element: Element };
   /** A stanza is about to be written to a session (CSI may hold it back). */
   'session:deliver': { session: SessionRecord; stanza: Element };
+  /** An iq from another entity for a local user's bare JID, before the account's iq handlers (XEP-0191 blocking). */
+  'iq:inbound-bare': { stanza: Element; to: Jid };
 }
 
 export type HookName = keyof HookMap;

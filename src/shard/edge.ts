@@ -31,10 +31,12 @@ export class EdgeListeners {
       });
       this.servers.push(server);
     }
+    // Idle detection granularity: a few seconds, finer when the idle timeout itself is short.
+    const sweepMs = Math.min(5_000, (services.config.c2s.idleTimeoutSec * 1000) / 2);
     this.sweep = setInterval(() => {
       const now = Date.now();
       for (const conn of this.connections.values()) conn.tick(now);
-    }, 5_000);
+    }, sweepMs);
     this.sweep.unref();
   }
 

@@ -3,6 +3,7 @@
 // session state (presence, roster): that belongs to the home shard.
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { getTracer } from '../telemetry/tracing.ts';
 import { StreamError } from '../xmpp/errors.ts';
 import { normalizeLocal } from '../xmpp/jid.ts';
 import { NS } from '../xmpp/ns.ts';
@@ -13,6 +14,7 @@ import { SaslNegotiation } from './sasl-negotiation.ts';
 import { handlePreAuthRegister } from './pre-auth-register.ts';
 
 const PRE_AUTH_TIMEOUT_MS = 60_000;
+/** How long an idle client has to answer the server's ping (shorter if the idle timeout is shorter). */
 const PING_GRACE_MS = 30_000;
 const STANZA_KINDS = new Set(['message', 'presence', 'iq']);
 
@@ -207,12 +209,16 @@ export class C2sConnection implements ConnectionHandle {
     const requested = iq.getChild('bind', NS.BIND)?.getChildText('resource') ?? null;
     const bare = `${normalizeLocal(this.username)}@${this.s.config.domain}`;
     const id = String(iq.attrs.id ?? '');
+    const span = getTracer().startSpan('xmpp.c2s.bind', { attributes: { 'xmpp.jid': bare, 'xmpp.shard': this.s.shard } });
     const answer = (await this.s.call(bare, 'session.bind', {
       bare,
       resource: requested,
       edge: this.s.shard,
       connId: this.id,
     })) as { ok: true; full: string; home: number } | { ok: false; condition: string };
+    span.setAttribute('xmpp.bind.ok', answer.ok);
+    if (answer.ok) span.setAttribute('xmpp.home_shard', answer.home);
+    span.end();
     this.binding = false;
     if (this.closing) {
       if (answer.ok) this.s.sessionEnd(answer.home, this.id);
@@ -258,7 +264,7 @@ export class C2sConnection implements ConnectionHandle {
       return;
     }
     const idleMs = this.s.config.c2s.idleTimeoutSec * 1000;
-    if (this.pingSentAt && now - this.pingSentAt > PING_GRACE_MS) {
+    if (this.pingSentAt && now - this.pingSentAt > Math.min(PING_GRACE_MS, idleMs)) {
       this.fail(new StreamError('connection-timeout'));
     } else if (!this.pingSentAt && now - this.lastActivity > idleMs) {
       // XEP-0199 §4.2: the server pings an idle client; any traffic counts as an answer.

@@ -6,6 +6,7 @@ import { type Element, xml } from '../xmpp/xml.ts';
 import type { StoredCredentials } from './sasl/credentials.ts';
 import { createPlainServer } from './sasl/plain.ts';
 import { createScramServer, type SaslMechanismServer, type SaslStep } from './sasl/scram.ts';
+import { getTracer, type Span } from '../telemetry/tracing.ts';
 import type { EdgeServices } from './edge-services.ts';
 
 const MAX_FAILURES = 3;
@@ -21,6 +22,8 @@ export class SaslNegotiation {
   private readonly encrypted: boolean;
   private mechanism: SaslMechanismServer | null = null;
   private failures = 0;
+  /** One span per authentication exchange, from <auth/> to <success/> or <failure/>. */
+  private span: Span | null = null;
 
   /** PLAIN only over TLS (RFC 6120 §13.8: never send a password in the clear). */
   static mechanisms(encrypted: boolean): string[] {
@@ -41,6 +44,8 @@ export class SaslNegotiation {
       const name = String(el.attrs.mechanism ?? '');
       if (!SaslNegotiation.mechanisms(this.encrypted).includes(name)) return this.failure('invalid-mechanism');
       this.mechanism = this.create(name);
+      this.span?.end();
+      this.span = getTracer().startSpan('xmpp.sasl.auth', { attributes: { 'sasl.mechanism': name, 'xmpp.shard': this.s.shard } });
       const initial = decode(el.text());
       if (initial === 'bad') return this.failure('incorrect-encoding');
       return this.outcome(await this.mechanism.start(initial), name);
@@ -71,11 +76,21 @@ export class SaslNegotiation {
     if (step.kind === 'success') {
       this.mechanism = null;
       this.s.metrics.authAttempts.inc({ mechanism, result: 'success' });
+      this.endSpan('success', step.username);
       const body = step.data ? step.data.toString('base64') : '';
       return { reply: xml('success', { xmlns: NS.SASL }, body), username: step.username };
     }
     this.s.metrics.authAttempts.inc({ mechanism, result: 'failure' });
+    this.endSpan(step.condition);
     return this.failure(step.condition, step.text);
+  }
+
+  private endSpan(result: string, username?: string): void {
+    if (!this.span) return;
+    this.span.setAttribute('sasl.result', result);
+    if (username) this.span.setAttribute('xmpp.jid', `${username}@${this.s.config.domain}`);
+    this.span.end();
+    this.span = null;
   }
 
   private failure(condition: string, text?: string): SaslOutcome {

@@ -128,14 +128,6 @@ class Pieces {
   }
 }
 
-function setAttr(attrs: Record<string, string>, name: string, value: string): void {
-  // XML 1.0 §3.1 WFC Unique Att Spec. hasOwn only when needed: a plain {} inherits names like 'constructor'.
-  if (attrs[name] !== undefined && Object.hasOwn(attrs, name)) throw notWellFormed('duplicate attribute');
-  // '__proto__' is a legal XML name that plain assignment would swallow.
-  if (name === '__proto__') Object.defineProperty(attrs, name, { value, enumerable: true, writable: true, configurable: true });
-  else attrs[name] = value;
-}
-
 export class XmlTokenizer {
   /** Set by the sink: true inside an element whose text is kept; false where only whitespace may appear. */
   keepText = false;
@@ -162,6 +154,7 @@ export class XmlTokenizer {
   private readonly value = new Pieces();
   private readonly next = new Int32Array(5); // cached next index of '<', '&', CR, ']]>', [\t\n\r] (end if none)
   private readonly wsRe = /[\t\n\r]/g; // per instance: exec() keeps state in lastIndex
+  private readonly names: string[] = new Array<string>(64).fill(''); // recent attribute names, see setAttr
 
   constructor(sink: TokenSink) {
     this.sink = sink;
@@ -229,141 +222,128 @@ export class XmlTokenizer {
     if (c === SLASH || isNameStart(c)) {
       this.flushText();
       this.tagStart = pos;
-      const done = c === SLASH ? this.fastEnd(pos) : this.fastStart(pos);
-      if (done >= 0) return done;
-      // Cut by the end of the buffer: re-read this tag with the resumable state machine.
       this.name = '';
       this.attrs = {};
       this.state = c === SLASH ? END_NAME : START_NAME;
-      return c === SLASH ? pos + 2 : pos + 1;
+      return this.tag(c === SLASH ? pos + 2 : pos + 1);
     }
     if (c === BANG) return this.bang(pos);
     if (c === QMARK) return this.decl(pos);
     throw notWellFormed("'<' must start a tag");
   }
 
-  /** A start tag wholly inside the buffer, in one pass. Returns the index after '>', or -1 if the buffer ends first. */
-  private fastStart(at: number): number {
-    const buf = this.buf;
-    const end = this.end;
-    let p = at + 1;
-    let c = 0;
-    while (p < end && isNameChar(buf.charCodeAt(p))) p++;
-    const name = buf.slice(at + 1, p);
-    const attrs: Record<string, string> = {};
-    for (;;) {
-      let ws = false;
-      while (p < end && isWs((c = buf.charCodeAt(p)))) {
-        p++;
-        ws = true;
-      }
-      if (p >= end) return -1;
-      if (c === GT || c === SLASH) {
-        if (c === SLASH && p + 1 >= end) return -1;
-        if (c === SLASH && buf.charCodeAt(p + 1) !== GT) throw notWellFormed("'/' in a start tag must be followed by '>'");
-        return this.startDone(name, attrs, c === SLASH, at, c === SLASH ? p + 2 : p + 1);
-      }
-      if (!ws || !isNameStart(c)) throw notWellFormed('malformed start tag');
-      const a0 = p;
-      while (p < end && isNameChar(buf.charCodeAt(p))) p++;
-      const attrName = buf.slice(a0, p);
-      while (p < end && isWs((c = buf.charCodeAt(p)))) p++;
-      if (p >= end) return -1;
-      if (c !== EQ) throw notWellFormed('malformed attribute');
-      p++;
-      while (p < end && isWs((c = buf.charCodeAt(p)))) p++;
-      if (p >= end) return -1;
-      if (c !== DQUOTE && c !== SQUOTE) throw notWellFormed('malformed attribute');
-      const q = buf.indexOf(c === DQUOTE ? '"' : "'", p + 1);
-      if (q === -1) return -1;
-      const v0 = p + 1;
-      // XML 1.0 §3.1 WFC No < in Attribute Values.
-      if (this.find(N_LT, '<', v0) < q) throw notWellFormed("'<' in an attribute value");
-      let value: string;
-      if (this.find(N_AMP, '&', v0) < q || this.wsFrom(v0) < q) {
-        this.valuePieces(v0, q);
-        value = this.value.take();
-        this.crPending = false;
-      } else value = buf.slice(v0, q);
-      setAttr(attrs, attrName, value);
-      p = q + 1;
-    }
-  }
-
-  /** An end tag wholly inside the buffer. Returns the index after '>', or -1 if the buffer ends first. */
-  private fastEnd(at: number): number {
-    const buf = this.buf;
-    const end = this.end;
-    let p = at + 2;
-    if (p < end && !isNameStart(buf.charCodeAt(p))) throw notWellFormed('malformed end tag');
-    while (p < end && isNameChar(buf.charCodeAt(p))) p++;
-    const name = buf.slice(at + 2, p);
-    while (p < end && isWs(buf.charCodeAt(p))) p++;
-    if (p >= end) return -1;
-    if (buf.charCodeAt(p) !== GT) throw notWellFormed('malformed end tag');
-    this.sink.endTag(name, at, p + 1);
-    return p + 1;
-  }
-
-  /** The resumable state machine for a tag cut by a chunk boundary: consumes one token or the buffer. */
+  /**
+   * Scans a start or end tag from the state saved in `this.state`, with tight loops and local state so that
+   * a tag wholly inside the buffer costs one pass. Returns the index after the tag or the buffer length, or
+   * -(pos + 1) to wait for the rest of a reference in an attribute value.
+   */
   private tag(pos: number): number {
     const buf = this.buf;
     const end = this.end;
-    const st = this.state;
-    if (st === START_NAME || st === ATTR_NAME || st === END_NAME) {
-      let p = pos;
-      if (st === END_NAME && this.name.length === 0 && !isNameStart(buf.charCodeAt(p))) throw notWellFormed('malformed end tag');
-      while (p < end && isNameChar(buf.charCodeAt(p))) p++;
-      // Names grow by at most one piece per chunk, so += is linear here.
-      if (st === ATTR_NAME) this.attrName += buf.slice(pos, p);
-      else this.name += buf.slice(pos, p);
-      if (p < end) {
-        this.state = st === START_NAME ? TAG_WS : st === ATTR_NAME ? ATTR_EQ : END_WS;
-        this.sawWs = false;
+    let st = this.state;
+    let ws = this.sawWs;
+    let p = pos;
+    while (p < end) {
+      if (st === START_NAME || st === ATTR_NAME || st === END_NAME) {
+        if (st === END_NAME && this.name.length === 0 && !isNameStart(buf.charCodeAt(p))) throw notWellFormed('malformed end tag');
+        while (p < end && isNameChar(buf.charCodeAt(p))) p++;
+        // A name grows by at most one piece per chunk, so += stays linear.
+        if (st === ATTR_NAME) this.attrName += buf.slice(pos, p);
+        else this.name += buf.slice(pos, p);
+        if (p === end) break;
+        ws = false;
+        if (st === ATTR_NAME && p + 1 < end && buf.charCodeAt(p) === EQ) {
+          // Shortcut for the usual name='value' (no spaces around '=').
+          const q = buf.charCodeAt(p + 1);
+          if (q === DQUOTE || q === SQUOTE) {
+            this.quote = q;
+            st = ATTR_VALUE;
+            pos = p += 2;
+            continue;
+          }
+        }
+        st = st === START_NAME ? TAG_WS : st === ATTR_NAME ? ATTR_EQ : END_WS;
+      } else if (st === ATTR_VALUE) {
+        const q = buf.indexOf(this.quote === DQUOTE ? '"' : "'", p);
+        const stop = q === -1 ? end : q;
+        // XML 1.0 §3.1 WFC No < in Attribute Values.
+        if (this.find(N_LT, '<', p) < stop) throw notWellFormed("'<' in an attribute value");
+        let value: string;
+        if (q !== -1 && this.value.empty && !this.crPending && this.find(N_AMP, '&', p) >= q && this.wsFrom(p) >= q) {
+          value = buf.slice(p, q); // the usual case: nothing to decode or normalise
+        } else {
+          const next = this.valuePieces(p, stop);
+          if (next < 0 || q === -1) {
+            this.state = st;
+            return next;
+          }
+          value = this.value.take();
+          this.crPending = false;
+        }
+        this.setAttr(value);
+        st = TAG_WS;
+        ws = false;
+        p = q + 1;
+        if (p + 1 < end && buf.charCodeAt(p) === 32 && isNameStart(buf.charCodeAt(p + 1))) {
+          // Shortcut for the usual single space before the next attribute.
+          this.attrName = '';
+          st = ATTR_NAME;
+          p++;
+        }
+      } else {
+        let c = buf.charCodeAt(p);
+        if (st !== SELF_CLOSE && isWs(c)) {
+          ws = true;
+          while (++p < end && isWs(buf.charCodeAt(p)));
+          if (p === end) break;
+          c = buf.charCodeAt(p);
+        }
+        if (st === TAG_WS && (c === GT || c === SLASH)) {
+          if (c === GT) return this.startDone(false, p + 1);
+          st = SELF_CLOSE;
+        } else if (st === TAG_WS && ws && isNameStart(c)) {
+          this.attrName = '';
+          st = ATTR_NAME;
+          pos = p;
+          continue;
+        } else if (st === ATTR_EQ && c === EQ) st = ATTR_QUOTE;
+        else if (st === ATTR_QUOTE && (c === DQUOTE || c === SQUOTE)) {
+          this.quote = c;
+          st = ATTR_VALUE;
+        } else if (st === SELF_CLOSE && c === GT) return this.startDone(true, p + 1);
+        else if (st === END_WS && c === GT) {
+          this.state = TEXT;
+          this.sink.endTag(this.name, this.tagStart, p + 1);
+          return p + 1;
+        } else throw notWellFormed(st === END_WS ? 'malformed end tag' : st === TAG_WS ? 'malformed start tag' : 'malformed attribute');
+        p++;
       }
-      return p;
+      pos = p;
     }
-    if (st === ATTR_VALUE) {
-      const q = buf.indexOf(this.quote === DQUOTE ? '"' : "'", pos);
-      const stop = q === -1 ? end : q;
-      if (this.find(N_LT, '<', pos) < stop) throw notWellFormed("'<' in an attribute value");
-      const next = this.valuePieces(pos, stop);
-      if (next < 0 || q === -1) return next < 0 ? next : end;
-      setAttr(this.attrs, this.attrName, this.value.take());
-      this.crPending = false;
-      this.state = TAG_WS;
-      this.sawWs = false;
-      return q + 1;
-    }
-    const c = buf.charCodeAt(pos);
-    if (isWs(c) && st !== SELF_CLOSE) {
-      this.sawWs = true;
-      return pos + 1;
-    }
-    if (st === TAG_WS) {
-      if (c === GT) return this.startDone(this.name, this.attrs, false, this.tagStart, pos + 1);
-      if (c === SLASH) this.state = SELF_CLOSE;
-      else if (this.sawWs && isNameStart(c)) {
-        this.attrName = '';
-        this.state = ATTR_NAME;
-        return pos;
-      } else throw notWellFormed('malformed start tag');
-    } else if (st === ATTR_EQ && c === EQ) this.state = ATTR_QUOTE;
-    else if (st === ATTR_QUOTE && (c === DQUOTE || c === SQUOTE)) {
-      this.quote = c;
-      this.state = ATTR_VALUE;
-    } else if (st === SELF_CLOSE && c === GT) return this.startDone(this.name, this.attrs, true, this.tagStart, pos + 1);
-    else if (st === END_WS && c === GT) {
-      this.state = TEXT;
-      this.sink.endTag(this.name, this.tagStart, pos + 1);
-    } else throw notWellFormed(st === END_WS ? 'malformed end tag' : 'malformed start tag');
-    return pos + 1;
+    this.state = st;
+    this.sawWs = ws;
+    return end;
   }
 
-  private startDone(name: string, attrs: Record<string, string>, selfClosing: boolean, at: number, end: number): number {
+  private setAttr(value: string): void {
+    const attrs = this.attrs;
+    let name = this.attrName;
+    // Reuse the previous string of the same shape: property stores are much cheaper with an already-seen key.
+    const slot = (name.length * 7 + name.charCodeAt(0)) & 63;
+    const seen = this.names[slot];
+    if (seen === name) name = seen;
+    else this.names[slot] = name;
+    // XML 1.0 §3.1 WFC Unique Att Spec. hasOwn only when needed: a plain {} inherits names like 'constructor'.
+    if (attrs[name] !== undefined && Object.hasOwn(attrs, name)) throw notWellFormed('duplicate attribute');
+    // '__proto__' is a legal XML name that plain assignment would swallow.
+    if (name === '__proto__') Object.defineProperty(attrs, name, { value, enumerable: true, writable: true, configurable: true });
+    else attrs[name] = value;
+  }
+
+  private startDone(selfClosing: boolean, end: number): number {
     this.state = TEXT;
     this.allowDecl = false;
-    this.sink.startTag(name, attrs, selfClosing, at, end);
+    this.sink.startTag(this.name, this.attrs, selfClosing, this.tagStart, end);
     return end;
   }
 

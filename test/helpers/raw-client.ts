@@ -93,6 +93,7 @@ export async function connectRaw(port: number, opts: { directTls?: boolean } = {
       socket.on('error', () => {});
     },
     async authPlain(user, password) {
+      elements.length = 0; // an earlier <failure/> must not answer this attempt
       socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
       return c.waitFor((el) => el.name === 'success' || el.name === 'failure');
     },

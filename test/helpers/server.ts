@@ -22,7 +22,7 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServerProcess(opts: { dataDir: string; workers?: number; env?: Record<string, string> }): Promise<ServerProcess> {
+export async function startServerProcess(opts: { dataDir: string; workers?: number; env?: Record<string, string>; configFile?: string }): Promise<ServerProcess> {
   const env = {
     ...process.env,
     WADDLE_DOMAIN: 'localhost',
@@ -35,7 +35,8 @@ export async function startServerProcess(opts: { dataDir: string; workers?: numb
     WADDLE_TEST_HOOKS: '1',
     ...opts.env,
   };
-  const child = spawn(process.execPath, [MAIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [MAIN, 'start', ...(opts.configFile ? ['--config', opts.configFile] : [])];
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let stderr = '';

@@ -78,6 +78,7 @@ t.test('STARTTLS is required; PLAIN is offered only over TLS', async (t) => {
   const secured = await c.open();
   const mechs = secured.getChild('mechanisms')?.getChildren('mechanism').map((m) => m.text()) ?? [];
   t.same(mechs, ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'], 'mechanisms offered over TLS');
+  t.notOk(secured.getChild('register'), 'no in-band registration unless the operator enables it');
   c.destroy();
 });
 

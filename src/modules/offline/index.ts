@@ -8,6 +8,7 @@ import { StanzaError } from '../../xmpp/errors.ts';
 import { bareOf } from '../../xmpp/jid.ts';
 import { NS } from '../../xmpp/ns.ts';
 import { parseElement } from '../../xmpp/stream-parser.ts';
+import type { Element } from '../../xmpp/xml.ts';
 import { delayElement } from './delay.ts';
 import { storageDecision } from './storable.ts';
 
@@ -61,7 +62,7 @@ async function deliverStored(ctx: ModuleContext, session: SessionRecord): Promis
   for (const m of stored) {
     // A closed session silently drops writes: stop here so the rest stays stored for the next session.
     if (session.closed) break;
-    let stanza;
+    let stanza: Element;
     try {
       stanza = parseElement(m.xml);
     } catch (err) {
