@@ -98,7 +98,7 @@ function median(xs: number[]): number {
 
 const { chunks, bytes, avg } = makeChunks();
 const runners = [ours, ltx];
-const samples = new Map<string, number[]>(runners.map((r) => [r.name, []]));
+const samples: Record<string, number[]> = Object.fromEntries(runners.map((r) => [r.name, []]));
 for (const r of runners) for (let i = 0; i < 3; i++) r.run(chunks); // warm-up (JIT)
 const deadline = performance.now() + SECONDS * 1000;
 while (performance.now() < deadline) {
@@ -107,12 +107,12 @@ while (performance.now() < deadline) {
     const n = r.run(chunks);
     const dt = cpuMicros() - t0;
     if (n !== STANZAS) throw new Error(`${r.name} parsed ${n} of ${STANZAS} stanzas`);
-    samples.get(r.name)!.push(dt / STANZAS);
+    samples[r.name]?.push(dt / STANZAS);
   }
 }
 
 const rows = runners.map((r) => {
-  const s = samples.get(r.name)!;
+  const s = samples[r.name] ?? [];
   const us = median(s);
   return { parser: r.name, usPerStanza: Number(us.toFixed(3)), stanzasPerSec: Math.round(1e6 / us), rounds: s.length };
 });

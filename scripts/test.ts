@@ -39,7 +39,12 @@ createInterface({ input: tap.stdout }).on('line', (line) => {
   console.log(line);
   const m = /^# \{ (.*) \}$/.exec(line);
   if (m?.[1]) {
-    const counts = Object.fromEntries(m[1].split(', ').map((kv) => kv.split(': ')).map(([k, v]) => [k, Number(v)]));
+    const counts = Object.fromEntries(
+      m[1]
+        .split(', ')
+        .map((kv) => kv.split(': '))
+        .map(([k, v]) => [k, Number(v)]),
+    );
     summary = { total: counts.total ?? 0, pass: counts.pass ?? 0, fail: counts.fail ?? 0, skip: (counts.skip ?? 0) + (counts.todo ?? 0) };
   }
 });

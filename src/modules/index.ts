@@ -1,6 +1,14 @@
+// The ordered list of modules every shard loads: the only file that names modules.
 import type { XmppModule } from '../router/module.ts';
 import accounts from './accounts/index.ts';
+import blocking from './blocking/index.ts';
+import csi from './csi/index.ts';
 import disco from './disco/index.ts';
+import messaging from './messaging/index.ts';
+import offline from './offline/index.ts';
 import ping from './ping/index.ts';
+import presence from './presence/index.ts';
+import roster from './roster/index.ts';
 import version from './version/index.ts';
-export const modules: readonly XmppModule[] = [accounts, disco, ping, version];
+
+export const modules: readonly XmppModule[] = [accounts, disco, ping, version, roster, presence, messaging, offline, blocking, csi];

@@ -24,12 +24,25 @@ export async function startServer(input: Config): Promise<RunningServer> {
   // Port 0 means "any free port" (tests): pick it here so every shard listens on the same one.
   const config: Config = Object.freeze({
     ...input,
-    c2s: Object.freeze({ ...input.c2s, port: await concretePort(input.c2s.host, input.c2s.port), tlsPort: await concretePort(input.c2s.host, input.c2s.tlsPort) }),
+    c2s: Object.freeze({
+      ...input.c2s,
+      port: await concretePort(input.c2s.host, input.c2s.port),
+      tlsPort: await concretePort(input.c2s.host, input.c2s.tlsPort),
+    }),
     http: Object.freeze({ ...input.http, port: await concretePort(input.http.host, input.http.port) }),
   });
   await mkdir(config.dataDir, { recursive: true });
-  const cert = await ensureCertificate({ dataDir: config.dataDir, domain: config.domain, ...(config.tls.key ? { key: config.tls.key } : {}), ...(config.tls.cert ? { cert: config.tls.cert } : {}) });
-  if (cert.generated) log.warn({ cert: cert.paths.cert }, `generated a self-signed certificate for ${config.domain}; configure [tls] key and cert for production`);
+  const cert = await ensureCertificate({
+    dataDir: config.dataDir,
+    domain: config.domain,
+    ...(config.tls.key ? { key: config.tls.key } : {}),
+    ...(config.tls.cert ? { cert: config.tls.cert } : {}),
+  });
+  if (cert.generated)
+    log.warn(
+      { cert: cert.paths.cert },
+      `generated a self-signed certificate for ${config.domain}; configure [tls] key and cert for production`,
+    );
   const metrics = createPrimaryMetrics();
   const supervisor = new Supervisor({
     config,
@@ -48,7 +61,17 @@ export async function startServer(input: Config): Promise<RunningServer> {
     log,
     crashShard: process.env.WADDLE_TEST_HOOKS === '1' ? (id) => supervisor.crash(id) : null,
   });
-  log.info({ domain: config.domain, workers: config.workers, c2s: config.c2s.port, c2sTls: config.c2s.tlsPort, http: config.http.port, dataDir: config.dataDir }, 'waddle started');
+  log.info(
+    {
+      domain: config.domain,
+      workers: config.workers,
+      c2s: config.c2s.port,
+      c2sTls: config.c2s.tlsPort,
+      http: config.http.port,
+      dataDir: config.dataDir,
+    },
+    'waddle started',
+  );
   let stopped: Promise<void> | undefined;
   return {
     config,

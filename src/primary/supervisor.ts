@@ -24,7 +24,14 @@ export class Supervisor {
   private readonly base: Omit<ShardInit, 'shardId'>;
   private readonly onRestart: (shard: number) => void;
 
-  constructor(d: { config: Config; mesh: MeshInit; tls: { key: string; cert: string }; secret: string; log: Logger; onRestart: (shard: number) => void }) {
+  constructor(d: {
+    config: Config;
+    mesh: MeshInit;
+    tls: { key: string; cert: string };
+    secret: string;
+    log: Logger;
+    onRestart: (shard: number) => void;
+  }) {
     this.log = d.log;
     this.base = { config: d.config, mesh: d.mesh, tls: d.tls, secret: d.secret };
     this.onRestart = d.onRestart;
@@ -91,22 +98,24 @@ export class Supervisor {
 
   /** Each ready shard's prom-client JSON. */
   async collectMetrics(timeoutMs = 2_000): Promise<unknown[]> {
-    const answers = this.slots.filter((s) => s.ready).map((slot) => {
-      const id = this.nextMetricsId++;
-      return new Promise<unknown>((resolve) => {
-        const timer = setTimeout(() => done(null), timeoutMs);
-        const onMessage = (msg: FromShard) => {
-          if (msg.type === 'metrics' && msg.id === id) done(msg.data);
-        };
-        const done = (data: unknown) => {
-          clearTimeout(timer);
-          slot.worker.off('message', onMessage);
-          resolve(data);
-        };
-        slot.worker.on('message', onMessage);
-        slot.worker.postMessage({ type: 'metrics', id } satisfies ToShard);
+    const answers = this.slots
+      .filter((s) => s.ready)
+      .map((slot) => {
+        const id = this.nextMetricsId++;
+        return new Promise<unknown>((resolve) => {
+          const timer = setTimeout(() => done(null), timeoutMs);
+          const onMessage = (msg: FromShard) => {
+            if (msg.type === 'metrics' && msg.id === id) done(msg.data);
+          };
+          const done = (data: unknown) => {
+            clearTimeout(timer);
+            slot.worker.off('message', onMessage);
+            resolve(data);
+          };
+          slot.worker.on('message', onMessage);
+          slot.worker.postMessage({ type: 'metrics', id } satisfies ToShard);
+        });
       });
-    });
     return (await Promise.all(answers)).filter((d) => d !== null);
   }
 

@@ -28,6 +28,8 @@ export interface HookMap {
   'session:nonza': { session: SessionRecord; element: Element };
   /** A stanza is about to be written to a session (CSI may hold it back). */
   'session:deliver': { session: SessionRecord; stanza: Element };
+  /** The server is about to send a local user's presence (broadcast, probe, unavailable) to a contact. */
+  'presence:broadcast': { owner: string; stanza: Element; to: Jid };
   /** An iq from another entity for a local user's bare JID, before the account's iq handlers (XEP-0191 blocking). */
   'iq:inbound-bare': { stanza: Element; to: Jid };
 }
@@ -74,7 +76,14 @@ export class HookBus {
 function runFrom<K extends HookName>(chain: Entry<K>[], start: number, event: HookMap[K]): HookResult | Promise<HookResult> {
   for (let i = start; i < chain.length; i++) {
     const entry = chain[i] as Entry<K>;
-    const result = entry.fn(event);
+    let result: HookResult | Promise<HookResult>;
+    try {
+      result = entry.fn(event);
+    } catch (err) {
+      // A synchronous throw (e.g. a StanzaError veto) becomes a rejection, so every caller handles
+      // errors in one place and nothing escapes into the ring-draining loop.
+      return Promise.reject(err);
+    }
     if (result instanceof Promise) {
       return result.then((r) => (r === 'handled' ? 'handled' : runFrom(chain, i + 1, event)));
     }

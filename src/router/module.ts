@@ -8,7 +8,7 @@ import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { Jid } from '../xmpp/jid.ts';
 import type { Element } from '../xmpp/xml.ts';
-import type { HookHandler, HookName } from './hooks.ts';
+import type { HookHandler, HookMap, HookName, HookResult } from './hooks.ts';
 
 export { Priority } from './hooks.ts';
 
@@ -66,7 +66,11 @@ export interface ModuleContext {
     get(ns: string, name: string, fn: IqHandler, scopes?: readonly IqScope[]): void;
     set(ns: string, name: string, fn: IqHandler, scopes?: readonly IqScope[]): void;
   };
-  readonly hooks: { on<K extends HookName>(name: K, fn: HookHandler<K>, priority?: number): void };
+  readonly hooks: {
+    on<K extends HookName>(name: K, fn: HookHandler<K>, priority?: number): void;
+    /** Runs a hook's chain (a module that owns an event, e.g. presence firing 'session:available'). */
+    fire<K extends HookName>(name: K, event: HookMap[K]): HookResult | Promise<HookResult>;
+  };
   /** Stream features offered after authentication (e.g. `<csi/>`, `<ver/>`), built on each edge. */
   streamFeature(element: () => Element): void;
   /** A named request other shards (or the connection's edge) can make of the shard owning a JID. */

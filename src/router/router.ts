@@ -98,16 +98,32 @@ export class Router {
   deliverInbound(stanza: Element, to: Jid): void | Promise<void> {
     const kind = stanza.name as StanzaKind;
     if (kind === 'iq') {
-      if (!to.resource) return this.handleIq(stanza, parseFrom(stanza), to, 'account', undefined);
+      if (!to.resource) {
+        const go = () => this.handleIq(stanza, parseFrom(stanza), to, 'account', undefined);
+        const r = this.d.registry.hooks.fire('iq:inbound-bare', { stanza, to });
+        if (r instanceof Promise)
+          return r.then(
+            (x) => (x === 'handled' ? undefined : go()),
+            (e) => this.failed(stanza, e),
+          );
+        return r === 'handled' ? undefined : go();
+      }
       const r = this.d.registry.hooks.fire('iq:inbound-full', { stanza, to });
-      if (r instanceof Promise) return r.then((x) => (x === 'handled' ? undefined : this.deliverIqToResource(stanza, to)), (e) => this.failed(stanza, e));
+      if (r instanceof Promise)
+        return r.then(
+          (x) => (x === 'handled' ? undefined : this.deliverIqToResource(stanza, to)),
+          (e) => this.failed(stanza, e),
+        );
       if (r !== 'handled') this.deliverIqToResource(stanza, to);
       return;
     }
     const hook = kind === 'message' ? 'message:inbound' : 'presence:inbound';
     const r = this.d.registry.hooks.fire(hook, { stanza, to });
     if (r instanceof Promise) {
-      return r.then((x) => (x === 'handled' ? undefined : this.unhandled(stanza)), (e) => this.failed(stanza, e));
+      return r.then(
+        (x) => (x === 'handled' ? undefined : this.unhandled(stanza)),
+        (e) => this.failed(stanza, e),
+      );
     }
     if (r !== 'handled') this.unhandled(stanza);
   }
@@ -116,7 +132,8 @@ export class Router {
     const session = this.d.sessions.get(bareOf(to), to.resource);
     if (session && !session.closed) this.sendToSession(session, stanza);
     // RFC 6121 §8.5.3.1: no such resource → service-unavailable for get/set, results are dropped.
-    else if (stanza.attrs.type === 'get' || stanza.attrs.type === 'set') this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'));
+    else if (stanza.attrs.type === 'get' || stanza.attrs.type === 'set')
+      this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'));
   }
 
   private unhandled(stanza: Element): void {
@@ -136,11 +153,13 @@ export class Router {
     const type = stanza.attrs.type as string | undefined;
     if (type === 'result' || type === 'error') return; // responses to server-originated iqs (pings) need no routing
     if (!from) return;
-    if (type !== 'get' && type !== 'set') return this.bounce(stanza, new StanzaError('modify', 'bad-request', 'iq type must be get, set, result or error'));
+    if (type !== 'get' && type !== 'set')
+      return this.bounce(stanza, new StanzaError('modify', 'bad-request', 'iq type must be get, set, result or error'));
     const children = stanza.getChildElements();
     const payload = children[0];
     // RFC 6120 §8.2.3: a get or set has exactly one child element.
-    if (!payload || children.length !== 1) return this.bounce(stanza, new StanzaError('modify', 'bad-request', 'iq get/set needs exactly one payload'));
+    if (!payload || children.length !== 1)
+      return this.bounce(stanza, new StanzaError('modify', 'bad-request', 'iq get/set needs exactly one payload'));
     const ns = payload.attrs.xmlns as string | undefined;
     const handler = ns === undefined ? undefined : this.d.registry.iqHandler(type, scope, ns, payload.name);
     if (!handler) return this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'));
@@ -166,7 +185,12 @@ export class Router {
       const r = this.d.registry.hooks.fire('session:deliver', { session, stanza });
       if (r === 'handled') return;
       if (r instanceof Promise) {
-        r.then((x) => { if (x !== 'handled') this.writeToSession(session, stanza); }, (e) => this.d.log.error({ err: e }, 'session:deliver failed'));
+        r.then(
+          (x) => {
+            if (x !== 'handled') this.writeToSession(session, stanza);
+          },
+          (e) => this.d.log.error({ err: e }, 'session:deliver failed'),
+        );
         return;
       }
     }

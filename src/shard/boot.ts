@@ -17,7 +17,11 @@ export interface BootedShard {
 
 export async function createShard(init: ShardInit): Promise<BootedShard> {
   const { config, shardId } = init;
-  const tracing = startTracing({ serviceName: config.telemetry.serviceName, otlpEndpoint: config.telemetry.otlpEndpoint, thread: `shard-${shardId}` });
+  const tracing = startTracing({
+    serviceName: config.telemetry.serviceName,
+    otlpEndpoint: config.telemetry.otlpEndpoint,
+    thread: `shard-${shardId}`,
+  });
   const log = createLogger({ level: config.log.level, shard: shardId });
   const metrics = createShardMetrics(shardId);
   const placement = new Placement(config.workers);

@@ -25,6 +25,7 @@ export type FromShard =
 
 export function parseShardInit(data: unknown): ShardInit {
   const d = data as Partial<ShardInit> | null;
-  if (!d || typeof d.shardId !== 'number' || !d.config || !d.mesh || !d.tls || typeof d.secret !== 'string') throw new Error('ERR_SHARD_INIT: malformed workerData');
+  if (!d || typeof d.shardId !== 'number' || !d.config || !d.mesh || !d.tls || typeof d.secret !== 'string')
+    throw new Error('ERR_SHARD_INIT: malformed workerData');
   return d as ShardInit;
 }

@@ -21,7 +21,10 @@ export class EdgeListeners {
       this.accept(new C2sConnection(socket, 'tls', services)),
     );
     direct.on('tlsClientError', (err) => services.log.debug({ err }, 'TLS handshake failed'));
-    for (const [server, port] of [[plain, c2s.port], [direct, c2s.tlsPort]] as const) {
+    for (const [server, port] of [
+      [plain, c2s.port],
+      [direct, c2s.tlsPort],
+    ] as const) {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: c2s.host, port, reusePort: true, backlog: 4096 }, () => {

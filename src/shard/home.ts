@@ -6,7 +6,7 @@ import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { ShardId } from '../transport/channel.ts';
 import { StreamError } from '../xmpp/errors.ts';
-import { JidError, parseJid } from '../xmpp/jid.ts';
+import { type Jid, JidError, parseJid } from '../xmpp/jid.ts';
 import type { Element } from '../xmpp/xml.ts';
 import { SerialQueue } from './serial-queue.ts';
 import type { SessionRecord, SessionTable } from './session-table.ts';
@@ -41,7 +41,7 @@ export class HomeSessions {
 
   async bind(req: BindRequest): Promise<BindAnswer> {
     const resource = req.resource?.trim() ? req.resource : `waddle-${crypto.randomUUID().slice(0, 8)}`;
-    let jid;
+    let jid: Jid;
     try {
       jid = parseJid(`${req.bare}/${resource}`);
     } catch (err) {

@@ -51,7 +51,10 @@ function createContext(m: XmppModule, d: ContextDeps): ModuleContext {
       get: (ns, name, fn, scopes = BOTH) => registry.addIq('get', ns, name, scopes, fn),
       set: (ns, name, fn, scopes = BOTH) => registry.addIq('set', ns, name, scopes, fn),
     },
-    hooks: { on: (name, fn, priority) => void registry.hooks.on(name, fn, priority) },
+    hooks: {
+      on: (name, fn, priority) => void registry.hooks.on(name, fn, priority),
+      fire: (name, event) => registry.hooks.fire(name, event),
+    },
     streamFeature: (build) => registry.addStreamFeature(build),
     rpc: (method, fn) => registry.addRpc(method, fn),
     route: (stanza) => router.route(stanza),

@@ -71,7 +71,14 @@ export class ShardRuntime {
         else o.mesh.send(edge, encodeEnvelope(FrameKind.CloseConnection, this.id, connId, 0, text ? `${condition} ${text}` : condition));
       },
     });
-    this.home = new HomeSessions({ shard: o.id, sessions: this.sessions, hooks: this.registry.hooks, router: this.router, log: o.log, metrics: o.metrics });
+    this.home = new HomeSessions({
+      shard: o.id,
+      sessions: this.sessions,
+      hooks: this.registry.hooks,
+      router: this.router,
+      log: o.log,
+      metrics: o.metrics,
+    });
     this.registry.addRpc('session.bind', (params) => this.home.bind(params as BindRequest));
     setupModules(o.modules, {
       shard: o.id,
@@ -135,10 +142,19 @@ export class ShardRuntime {
   }
 
   handleFrame(from: ShardId, frame: Uint8Array): void {
+    // One bad frame must never stop the shard from draining its rings.
+    try {
+      this.dispatchFrame(from, frame);
+    } catch (err) {
+      this.o.log.error({ err, from }, 'frame handling failed');
+    }
+  }
+
+  private dispatchFrame(from: ShardId, frame: Uint8Array): void {
     const env = decodeEnvelope(frame);
     switch (env.kind) {
       case FrameKind.Route: {
-        this.o.metrics.routeLatency.observe({ path: 'mesh' }, (((nowMicros32() - env.b) >>> 0) / 1e6));
+        this.o.metrics.routeLatency.observe({ path: 'mesh' }, ((nowMicros32() - env.b) >>> 0) / 1e6);
         const stanza = parseElement(env.payload);
         const to = parseJid(String(stanza.attrs.to));
         void this.router.deliverInbound(stanza, to);

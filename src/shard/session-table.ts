@@ -36,7 +36,10 @@ export class SessionTable {
 
   add(session: SessionRecord): void {
     let resources = this.users.get(session.bare);
-    if (!resources) this.users.set(session.bare, (resources = new Map()));
+    if (!resources) {
+      resources = new Map();
+      this.users.set(session.bare, resources);
+    }
     resources.set(session.jid.resource, session);
     this.conns.set(connKey(session.edge, session.connId), session);
   }

@@ -108,7 +108,8 @@ export class C2sConnection implements ConnectionHandle {
     // RFC 6120 §4.8: the stream namespace and the content namespace are checked before anything else.
     if (name !== 'stream:stream' || attrs['xmlns:stream'] !== NS.STREAM) return this.fail(new StreamError('invalid-namespace'));
     if (attrs.xmlns !== NS.CLIENT) return this.fail(new StreamError('invalid-namespace', 'this port serves jabber:client'));
-    if (to === undefined || to.toLowerCase() !== this.s.config.domain) return this.fail(new StreamError('host-unknown', `this server serves ${this.s.config.domain}`));
+    if (to === undefined || to.toLowerCase() !== this.s.config.domain)
+      return this.fail(new StreamError('host-unknown', `this server serves ${this.s.config.domain}`));
     if (!attrs.version || Number.parseFloat(attrs.version) < 1) return this.fail(new StreamError('unsupported-version'));
     this.writeElement(this.features());
   }
@@ -153,7 +154,8 @@ export class C2sConnection implements ConnectionHandle {
       }
       return this.fail(new StreamError('not-authorized'));
     }
-    if (el.name === 'iq' && el.attrs.type === 'set' && el.getChild('bind', NS.BIND)) return void this.bind(el).catch((err) => this.internalError(err));
+    if (el.name === 'iq' && el.attrs.type === 'set' && el.getChild('bind', NS.BIND))
+      return void this.bind(el).catch((err) => this.internalError(err));
     if (el.name === 'iq' && el.getChild('session', NS.SESSION)) {
       this.writeElement(xml('iq', { type: 'result', id: String(el.attrs.id ?? '') }));
       return;
@@ -288,7 +290,9 @@ export class C2sConnection implements ConnectionHandle {
   close(condition?: string, text?: string): void {
     if (this.closing) return;
     if (!this.headerSent) {
-      this.write(`<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAM}' id='${crypto.randomUUID()}' from='${escapeXml(this.s.config.domain)}' version='1.0'>`);
+      this.write(
+        `<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAM}' id='${crypto.randomUUID()}' from='${escapeXml(this.s.config.domain)}' version='1.0'>`,
+      );
       this.headerSent = true;
     }
     if (condition) this.write(new StreamError(condition as StreamError['condition'], text).toXml());

@@ -9,8 +9,19 @@ import type { EdgeServices } from './edge-services.ts';
 export async function handlePreAuthRegister(iq: Element, s: EdgeServices, send: (el: Element) => void): Promise<void> {
   const id = String(iq.attrs.id ?? '');
   if (iq.attrs.type === 'get') {
-    send(xml('iq', { type: 'result', id }, xml('query', { xmlns: NS.REGISTER },
-      xml('instructions', {}, `Choose a username and password for ${s.config.domain}.`), xml('username'), xml('password'))));
+    send(
+      xml(
+        'iq',
+        { type: 'result', id },
+        xml(
+          'query',
+          { xmlns: NS.REGISTER },
+          xml('instructions', {}, `Choose a username and password for ${s.config.domain}.`),
+          xml('username'),
+          xml('password'),
+        ),
+      ),
+    );
     return;
   }
   if (iq.attrs.type !== 'set') return;

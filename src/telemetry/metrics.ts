@@ -8,15 +8,7 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import {
-  AggregatorRegistry,
-  Counter,
-  collectDefaultMetrics,
-  Gauge,
-  Histogram,
-  type PrometheusContentType,
-  Registry,
-} from 'prom-client';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, type PrometheusContentType, Registry } from 'prom-client';
 
 /** What Registry.getMetricsAsJSON() returns: plain data, safe to postMessage. */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;

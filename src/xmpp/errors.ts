@@ -1,15 +1,34 @@
 // RFC 6120 §4.9 stream errors and §8.3 stanza errors as typed exceptions. Handlers throw them; the
 // stream or the router turns them into XML, so no module builds error XML by hand.
 import { NS } from './ns.ts';
-import { Element, xml } from './xml.ts';
+import { type Element, xml } from './xml.ts';
 
 export type StreamErrorCondition =
-  | 'bad-format' | 'bad-namespace-prefix' | 'conflict' | 'connection-timeout' | 'host-gone'
-  | 'host-unknown' | 'improper-addressing' | 'internal-server-error' | 'invalid-from'
-  | 'invalid-namespace' | 'invalid-xml' | 'not-authorized' | 'not-well-formed' | 'policy-violation'
-  | 'remote-connection-failed' | 'reset' | 'resource-constraint' | 'restricted-xml'
-  | 'see-other-host' | 'system-shutdown' | 'undefined-condition' | 'unsupported-encoding'
-  | 'unsupported-feature' | 'unsupported-stanza-type' | 'unsupported-version';
+  | 'bad-format'
+  | 'bad-namespace-prefix'
+  | 'conflict'
+  | 'connection-timeout'
+  | 'host-gone'
+  | 'host-unknown'
+  | 'improper-addressing'
+  | 'internal-server-error'
+  | 'invalid-from'
+  | 'invalid-namespace'
+  | 'invalid-xml'
+  | 'not-authorized'
+  | 'not-well-formed'
+  | 'policy-violation'
+  | 'remote-connection-failed'
+  | 'reset'
+  | 'resource-constraint'
+  | 'restricted-xml'
+  | 'see-other-host'
+  | 'system-shutdown'
+  | 'undefined-condition'
+  | 'unsupported-encoding'
+  | 'unsupported-feature'
+  | 'unsupported-stanza-type'
+  | 'unsupported-version';
 
 export class StreamError extends Error {
   readonly condition: StreamErrorCondition;
@@ -28,12 +47,28 @@ export class StreamError extends Error {
 
 export type StanzaErrorType = 'auth' | 'cancel' | 'continue' | 'modify' | 'wait';
 export type StanzaErrorCondition =
-  | 'bad-request' | 'conflict' | 'feature-not-implemented' | 'forbidden' | 'gone'
-  | 'internal-server-error' | 'item-not-found' | 'jid-malformed' | 'not-acceptable' | 'not-allowed'
-  | 'not-authorized' | 'policy-violation' | 'recipient-unavailable' | 'redirect'
-  | 'registration-required' | 'remote-server-not-found' | 'remote-server-timeout'
-  | 'resource-constraint' | 'service-unavailable' | 'subscription-required'
-  | 'undefined-condition' | 'unexpected-request';
+  | 'bad-request'
+  | 'conflict'
+  | 'feature-not-implemented'
+  | 'forbidden'
+  | 'gone'
+  | 'internal-server-error'
+  | 'item-not-found'
+  | 'jid-malformed'
+  | 'not-acceptable'
+  | 'not-allowed'
+  | 'not-authorized'
+  | 'policy-violation'
+  | 'recipient-unavailable'
+  | 'redirect'
+  | 'registration-required'
+  | 'remote-server-not-found'
+  | 'remote-server-timeout'
+  | 'resource-constraint'
+  | 'service-unavailable'
+  | 'subscription-required'
+  | 'undefined-condition'
+  | 'unexpected-request';
 
 export class StanzaError extends Error {
   readonly type: StanzaErrorType;
@@ -69,7 +104,10 @@ export function errorReply(stanza: Element, error: StanzaError): Element {
   if (to !== undefined) attrs.from = to;
   const reply = xml(stanza.name, attrs);
   if (stanza.name !== 'iq') for (const child of stanza.children) if (typeof child !== 'string') reply.append(child);
-  if (stanza.name === 'iq') { const q = stanza.getChildElements()[0]; if (q) reply.append(q); }
+  if (stanza.name === 'iq') {
+    const q = stanza.getChildElements()[0];
+    if (q) reply.append(q);
+  }
   reply.append(error.toElement());
   return reply;
 }

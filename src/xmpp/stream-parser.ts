@@ -1,12 +1,17 @@
 // RFC 6120 §4 XML stream parser: turns bytes from a socket into the stream header, one ltx Element per
 // top-level child (stanza, <stream:features/>, SASL and TLS nonzas…) and the stream close, enforcing the
 // restricted XML of §11 and size and depth limits (§13.12 "Denial of Service").
-// Why not @xmpp/xml's Parser: see the header of xml-tokenizer.ts (no restrictions, no limits, quadratic
-// text, throws out of write(), and Buffer.toString() per chunk corrupts UTF-8 split across chunks).
+//
+// Why a hand-written tokenizer (xml-tokenizer.ts) that builds ltx Elements instead of @xmpp/xml's Parser,
+// saxes or node-expat (measured in FACTS.md): none of them enforces RFC 6120 §11.1 (comments, PIs and
+// DTDs pass; ltx silently drops the stream after <!DOCTYPE), node-expat expands billion-laughs entities,
+// ltx throws out of write() on an unknown entity (killing the thread), decodes each Buffer on its own
+// (corrupting UTF-8 split across chunks) and re-scans its whole pending remainder on every chunk
+// (quadratic: 1 MB of text blocks the thread for 0.1 s), and none bounds stanza size or depth.
 import { TextDecoder } from 'node:util';
 import { Element } from './xml.ts';
 import { StreamError } from './errors.ts';
-import { XmlTokenizer, notWellFormed, type TokenSink } from './xml-tokenizer.ts';
+import { XmlTokenizer, notWellFormed, restricted, type TokenSink } from './xml-tokenizer.ts';
 
 export interface StreamParserLimits {
   /** Largest top-level element in bytes as received, tags included; also bounds the stream header and the whitespace between elements. */
@@ -29,13 +34,33 @@ export interface StreamParserHandler {
 export const DEFAULT_LIMITS: Readonly<StreamParserLimits> = Object.freeze({ maxStanzaBytes: 262_144, maxDepth: 64 });
 
 // XML 1.0 §2.2 Char: C0 controls other than tab, LF and CR, and U+FFFE/U+FFFF are never allowed.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const INVALID_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
 // In /u mode a surrogate range matches only unpaired surrogates (strings written as text, not bytes).
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /** Chunks are scanned in windows of this many characters so limits trip soon after they are crossed. */
 const WINDOW = 16_384;
-const HEADER = 0, GAP = 1, STANZA = 2;
+const HEADER = 0,
+  GAP = 1,
+  STANZA = 2;
 const SEGMENT_NAMES = ['stream header too large', 'too much whitespace between stanzas', 'stanza too large'];
+// XML 1.0 §2.8 XMLDecl (after '<?'), accepting XML 1.0 5th edition's `1.x` versions.
+const XML_DECL =
+  /^xml\s+version\s*=\s*(?:'1\.[0-9]+'|"1\.[0-9]+")(?:\s+encoding\s*=\s*(?:'([A-Za-z][\w.-]*)'|"([A-Za-z][\w.-]*)"))?(?:\s+standalone\s*=\s*(?:'(?:yes|no)'|"(?:yes|no)"))?\s*$/;
+
+/** The optional XML declaration before the stream header (RFC 6120 §11.5); any other PI is refused (§11.1). */
+function checkDeclaration(body: string): void {
+  const m = XML_DECL.exec(body);
+  if (m === null) {
+    if (/^xml\s/.test(body)) throw notWellFormed('malformed XML declaration');
+    throw restricted('processing instructions are not allowed (RFC 6120 §11.1)');
+  }
+  const encoding = m[1] ?? m[2];
+  // RFC 6120 §11.6: UTF-8 only; a peer that declares another encoding gets <unsupported-encoding/>.
+  if (encoding !== undefined && encoding.toLowerCase() !== 'utf-8') {
+    throw new StreamError('unsupported-encoding', 'only UTF-8 is allowed (RFC 6120 §11.6)');
+  }
+}
 
 export class StreamParser {
   private readonly handler: StreamParserHandler;
@@ -65,7 +90,8 @@ export class StreamParser {
     this.sink = {
       startTag: (name, attrs, selfClosing, at, end) => this.startTag(name, attrs, selfClosing, at, end),
       endTag: (name, at, end) => this.endTag(name, at, end),
-      text: (text) => this.stack[this.stack.length - 1]!.children.push(text),
+      text: (text) => this.stack.at(-1)?.children.push(text),
+      declaration: checkDeclaration,
     };
     this.tok = new XmlTokenizer(this.sink);
     this.decoder = newDecoder();
@@ -112,7 +138,7 @@ export class StreamParser {
     if (!this.bytesSeen && chunk.length > 0) {
       this.bytesSeen = true;
       // RFC 6120 §11.6: UTF-8 only. A UTF-16/32 byte-order mark or a NUL in the first two bytes is another encoding.
-      const b0 = chunk[0]!;
+      const b0 = chunk[0];
       if (b0 === 0xfe || b0 === 0xff || b0 === 0 || (chunk.length > 1 && chunk[1] === 0)) {
         throw new StreamError('unsupported-encoding', 'only UTF-8 is allowed (RFC 6120 §11.6)');
       }
@@ -169,11 +195,14 @@ export class StreamParser {
       this.segBytes += this.bytes(this.segStart, tok.consumed);
     }
     this.segStart = 0;
-    this.checkSize(this.segBytes + this.tagBytes);
+    // A tag open between stanzas is the start tag of the next stanza.
+    const gap = this.segKind === GAP;
+    this.checkSize(gap ? this.segBytes : this.segBytes + this.tagBytes);
+    if (gap) this.checkSize(this.tagBytes, STANZA);
   }
 
-  private checkSize(n: number): void {
-    if (n > this.limits.maxStanzaBytes) throw new StreamError('policy-violation', SEGMENT_NAMES[this.segKind]);
+  private checkSize(n: number, kind = this.segKind): void {
+    if (n > this.limits.maxStanzaBytes) throw new StreamError('policy-violation', SEGMENT_NAMES[kind]);
   }
 
   /** Bytes of the segment ending at `end`, for a tag that began at `at` (-1: in an earlier window). */
@@ -207,16 +236,17 @@ export class StreamParser {
     el.attrs = attrs;
     if (depth === 1) {
       // The stanza starts at its '<': the gap before it ends there.
+      if (at >= 0) this.checkSize(this.segBytes + this.bytes(this.segStart, at));
       const carried = at < 0 ? this.tagBytes : 0;
       this.tagBytes = 0;
-      this.startSegment(STANZA, at < 0 ? 0 : at, carried);
+      this.startSegment(STANZA, Math.max(at, 0), carried);
       this.selfContained(name, attrs);
     } else {
       if (at < 0) this.segBytes += this.tagBytes;
       this.tagBytes = 0;
-      const parent = this.stack[this.stack.length - 1]!;
-      parent.children.push(el);
-      el.parent = parent;
+      const parent = this.stack.at(-1);
+      parent?.children.push(el);
+      el.parent = parent ?? null;
     }
     if (!selfClosing) {
       this.stack.push(el);
@@ -328,7 +358,10 @@ class ElementBuilder implements TokenSink {
     this.done = this.stack.length === 0;
   }
   text(text: string): void {
-    this.stack[this.stack.length - 1]!.children.push(text);
+    this.stack.at(-1)?.children.push(text);
+  }
+  declaration(body: string): void {
+    checkDeclaration(body);
   }
 }
 

@@ -24,20 +24,23 @@ export async function connectRaw(port: number, opts: { directTls?: boolean } = {
   const elements: Element[] = [];
   const waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
   let ended = false;
-  const parser = new StreamParser({
-    onStreamStart: () => {},
-    onStanza: (el) => {
-      elements.push(el);
-      for (const w of [...waiters]) {
-        if (w.pred(el)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(el);
+  const parser = new StreamParser(
+    {
+      onStreamStart: () => {},
+      onStanza: (el) => {
+        elements.push(el);
+        for (const w of [...waiters]) {
+          if (w.pred(el)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(el);
+          }
         }
-      }
+      },
+      onStreamEnd: () => {},
+      onError: () => {},
     },
-    onStreamEnd: () => {},
-    onError: () => {},
-  }, { maxStanzaBytes: 16 * 1024 * 1024 });
+    { maxStanzaBytes: 16 * 1024 * 1024 },
+  );
   let socket: net.Socket | tls.TLSSocket = opts.directTls
     ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['xmpp-client'] })
     : net.connect({ host: '127.0.0.1', port });
@@ -70,13 +73,21 @@ export async function connectRaw(port: number, opts: { directTls?: boolean } = {
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out; got: ${elements.map(String).join('\n')}`)), timeoutMs);
-        waiters.push({ pred, resolve: (el) => (clearTimeout(timer), resolve(el)) });
+        waiters.push({
+          pred,
+          resolve: (el) => {
+            clearTimeout(timer);
+            resolve(el);
+          },
+        });
       });
     },
     async open() {
       parser.reset();
       elements.length = 0;
-      socket.write(`<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`);
+      socket.write(
+        `<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`,
+      );
       return c.waitFor((el) => el.name === 'stream:features');
     },
     async startTls() {
@@ -94,12 +105,16 @@ export async function connectRaw(port: number, opts: { directTls?: boolean } = {
     },
     async authPlain(user, password) {
       elements.length = 0; // an earlier <failure/> must not answer this attempt
-      socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
+      socket.write(
+        `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`,
+      );
       return c.waitFor((el) => el.name === 'success' || el.name === 'failure');
     },
     async bind(resource) {
       const id = `bind${++n}`;
-      socket.write(`<iq type='set' id='${id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${resource ? `<resource>${resource}</resource>` : ''}</bind></iq>`);
+      socket.write(
+        `<iq type='set' id='${id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${resource ? `<resource>${resource}</resource>` : ''}</bind></iq>`,
+      );
       const res = await c.waitFor((el) => el.name === 'iq' && el.attrs.id === id);
       return res.getChild('bind')?.getChildText('jid') ?? '';
     },

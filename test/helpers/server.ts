@@ -22,7 +22,12 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServerProcess(opts: { dataDir: string; workers?: number; env?: Record<string, string>; configFile?: string }): Promise<ServerProcess> {
+export async function startServerProcess(opts: {
+  dataDir: string;
+  workers?: number;
+  env?: Record<string, string>;
+  configFile?: string;
+}): Promise<ServerProcess> {
   const env = {
     ...process.env,
     WADDLE_DOMAIN: 'localhost',
@@ -63,7 +68,13 @@ export async function startServerProcess(opts: { dataDir: string; workers?: numb
     if (seen) return Promise.resolve(seen);
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
-      waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      waiters.push({
+        pred,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
     });
   };
   const exited = once(child, 'exit');

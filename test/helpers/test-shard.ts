@@ -59,7 +59,11 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function createTestCluster(opts: { modules: readonly XmppModule[]; shards?: number; config?: Partial<Config> }): Promise<TestCluster> {
+export async function createTestCluster(opts: {
+  modules: readonly XmppModule[];
+  shards?: number;
+  config?: Partial<Config>;
+}): Promise<TestCluster> {
   const n = opts.shards ?? 1;
   const base = loadConfig({ env: {} });
   const config = { ...base, workers: n, ...opts.config } as Config;
@@ -99,7 +103,12 @@ export async function createTestCluster(opts: { modules: readonly XmppModule[]; 
       const edgeShard = shards[edge ?? home] as ShardRuntime;
       const conn = new FakeConnection(nextConn++);
       edgeShard.edge.connections.set(conn.id, conn);
-      const answer = (await edgeShard.call(bare, 'session.bind', { bare, resource: resource ?? null, edge: edgeShard.id, connId: conn.id })) as {
+      const answer = (await edgeShard.call(bare, 'session.bind', {
+        bare,
+        resource: resource ?? null,
+        edge: edgeShard.id,
+        connId: conn.id,
+      })) as {
         ok: boolean;
         full: string;
         home: number;

@@ -16,7 +16,13 @@ export interface TestXmpp {
   stop(): Promise<void>;
 }
 
-export async function connectXmppJs(opts: { port: number; directTls?: boolean; username: string; password: string; resource?: string }): Promise<TestXmpp> {
+export async function connectXmppJs(opts: {
+  port: number;
+  directTls?: boolean;
+  username: string;
+  password: string;
+  resource?: string;
+}): Promise<TestXmpp> {
   const xmpp = client({
     service: `${opts.directTls ? 'xmpps' : 'xmpp'}://127.0.0.1:${opts.port}`,
     domain: 'localhost',
@@ -47,8 +53,17 @@ export async function connectXmppJs(opts: { port: number; directTls?: boolean; u
       const seen = received.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${jid}: timed out waiting for ${what}; got ${received.map(String).join('\n')}`)), timeoutMs);
-        waiters.push({ pred, resolve: (el) => (clearTimeout(timer), resolve(el)) });
+        const timer = setTimeout(
+          () => reject(new Error(`${jid}: timed out waiting for ${what}; got ${received.map(String).join('\n')}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          pred,
+          resolve: (el) => {
+            clearTimeout(timer);
+            resolve(el);
+          },
+        });
       });
     },
     async expectNone(pred, ms = 500) {

@@ -60,7 +60,10 @@ t.test('check validates config and certificate', async (t) => {
   t.match(after.out, /certificate: ok/);
   // The generated certificate is for localhost: checking it for another domain reports the mismatch.
   const cfg = join(dir, 'other.toml');
-  writeFileSync(cfg, `domain = "chat.example.org"\n[tls]\nkey = "${join(dir, 'tls', 'localhost.key')}"\ncert = "${join(dir, 'tls', 'localhost.crt')}"\n`);
+  writeFileSync(
+    cfg,
+    `domain = "chat.example.org"\n[tls]\nkey = "${join(dir, 'tls', 'localhost.key')}"\ncert = "${join(dir, 'tls', 'localhost.crt')}"\n`,
+  );
   const mismatch = waddle(dir, ['check', '--config', cfg], '', { WADDLE_DOMAIN: '' }); // empty: the file's domain applies
   t.equal(mismatch.code, 1, 'a certificate for another name fails the check');
   t.match(mismatch.err, /chat\.example\.org/, 'and says which name is not covered');

@@ -19,7 +19,8 @@ t.test('metrics, worker crash and restart, graceful stop', async (t) => {
   const res = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`);
   t.equal(res.status, 200, '/metrics answers');
   const text = await res.text();
-  for (const shard of ['0', '1']) t.match(text, new RegExp(`xmpp_c2s_connections\\{[^}]*shard="${shard}"`), `connection gauge of shard ${shard}`);
+  for (const shard of ['0', '1'])
+    t.match(text, new RegExp(`xmpp_c2s_connections\\{[^}]*shard="${shard}"`), `connection gauge of shard ${shard}`);
   t.match(text, /xmpp_sasl_auth_total\{[^}]*result="success"[^}]*\} [1-9]/, 'successful logins are counted');
   t.match(text, /xmpp_sessions_bound\{[^}]*\} 1/, 'one bound session');
   t.match(text, /xmpp_mesh_ring_occupancy_bytes/, 'ring occupancy is exported');
@@ -32,9 +33,16 @@ t.test('metrics, worker crash and restart, graceful stop', async (t) => {
   await server.waitForLog((l) => l.msg === 'shard exited; restarting' && l.worker === home);
   await alice.closed;
   t.ok(alice.isClosed(), 'the connection of a session homed on the crashed worker is closed');
-  await server.waitForLog((l) => l.msg === 'shard ready' && l.worker === home && server.logs.filter((x) => x.msg === 'shard ready' && x.worker === home).length >= 2);
+  await server.waitForLog(
+    (l) =>
+      l.msg === 'shard ready' && l.worker === home && server.logs.filter((x) => x.msg === 'shard ready' && x.worker === home).length >= 2,
+  );
   const again = await connectRaw(server.c2sPort);
-  t.match(await again.login('alice', 'alice-pw', 'desk'), /^alice@localhost\/desk$/, 'alice logs in again after the restart (account kept)');
+  t.match(
+    await again.login('alice', 'alice-pw', 'desk'),
+    /^alice@localhost\/desk$/,
+    'alice logs in again after the restart (account kept)',
+  );
   const after = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
   t.match(after, /xmpp_worker_restarts_total\{[^}]*\} 1/, 'the restart is counted');
 
@@ -48,5 +56,8 @@ t.test('metrics, worker crash and restart, graceful stop', async (t) => {
     await c.closed;
   }
   t.equal(await code, 0, 'exit code 0 after SIGTERM');
-  t.ok(server.logs.some((l) => l.msg === 'stopped'), 'logged a clean stop');
+  t.ok(
+    server.logs.some((l) => l.msg === 'stopped'),
+    'logged a clean stop',
+  );
 });

@@ -23,7 +23,12 @@ t.teardown(async () => {
   await server?.stop();
 });
 
-async function expectStreamError(t: Test, send: (c: Awaited<ReturnType<typeof connectRaw>>) => Promise<void> | void, condition: string, login = false) {
+async function expectStreamError(
+  t: Test,
+  send: (c: Awaited<ReturnType<typeof connectRaw>>) => Promise<void> | void,
+  condition: string,
+  login = false,
+) {
   const bystander = await connectRaw(server.c2sPort);
   const bobJid = await bystander.login('bob', 'bob-pw');
   const c = await connectRaw(server.c2sPort);
@@ -42,21 +47,36 @@ async function expectStreamError(t: Test, send: (c: Awaited<ReturnType<typeof co
 }
 
 t.test('malformed XML gets not-well-formed', (t) => expectStreamError(t, (c) => c.send('<message><body>oops</mess>'), 'not-well-formed'));
-t.test('malformed XML after login gets not-well-formed', (t) => expectStreamError(t, (c) => c.send('<presence><<'), 'not-well-formed', true));
+t.test('malformed XML after login gets not-well-formed', (t) =>
+  expectStreamError(t, (c) => c.send('<presence><<'), 'not-well-formed', true),
+);
 t.test('a DOCTYPE is restricted-xml', (t) => expectStreamError(t, (c) => c.send('<!DOCTYPE foo [<!ENTITY x "y">]>'), 'restricted-xml'));
 t.test('an undeclared entity is restricted-xml', (t) =>
-  expectStreamError(t, (c) => c.send(`<message to='bob@localhost'><body>&xxe;</body></message>`), 'restricted-xml', true));
+  expectStreamError(t, (c) => c.send(`<message to='bob@localhost'><body>&xxe;</body></message>`), 'restricted-xml', true),
+);
 t.test('a comment is restricted-xml', (t) => expectStreamError(t, (c) => c.send('<!-- hi -->'), 'restricted-xml'));
 t.test('an oversized stanza is policy-violation', (t) =>
-  expectStreamError(t, (c) => c.send(`<message to='bob@localhost'><body>${'x'.repeat(300 * 1024)}</body></message>`), 'policy-violation', true));
+  expectStreamError(
+    t,
+    (c) => c.send(`<message to='bob@localhost'><body>${'x'.repeat(300 * 1024)}</body></message>`),
+    'policy-violation',
+    true,
+  ),
+);
 t.test('a stanza before authentication is not-authorized', (t) =>
-  expectStreamError(t, async (c) => {
-    await c.startTls();
-    await c.open();
-    c.send(`<message to='bob@localhost'><body>hi</body></message>`);
-  }, 'not-authorized'));
+  expectStreamError(
+    t,
+    async (c) => {
+      await c.startTls();
+      await c.open();
+      c.send(`<message to='bob@localhost'><body>hi</body></message>`);
+    },
+    'not-authorized',
+  ),
+);
 t.test('a forged from is invalid-from', (t) =>
-  expectStreamError(t, (c) => c.send(`<message from='bob@localhost/x' to='bob@localhost'><body>hi</body></message>`), 'invalid-from', true));
+  expectStreamError(t, (c) => c.send(`<message from='bob@localhost/x' to='bob@localhost'><body>hi</body></message>`), 'invalid-from', true),
+);
 
 t.test('a stream to another host gets host-unknown', async (t) => {
   const c = await connectRaw(server.c2sPort);
@@ -76,7 +96,11 @@ t.test('STARTTLS is required; PLAIN is offered only over TLS', async (t) => {
   t.ok(failure.getChild('encryption-required'), 'auth before TLS fails with encryption-required');
   await c.startTls();
   const secured = await c.open();
-  const mechs = secured.getChild('mechanisms')?.getChildren('mechanism').map((m) => m.text()) ?? [];
+  const mechs =
+    secured
+      .getChild('mechanisms')
+      ?.getChildren('mechanism')
+      .map((m) => m.text()) ?? [];
   t.same(mechs, ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'], 'mechanisms offered over TLS');
   t.notOk(secured.getChild('register'), 'no in-band registration unless the operator enables it');
   c.destroy();

@@ -18,8 +18,9 @@ const B = `${b}@localhost`;
 
 const isPresenceFrom = (bare: string, type?: string) => (el: Element) =>
   el.name === 'presence' && String(el.attrs.from ?? '').split('/')[0] === bare && el.attrs.type === type;
+/** The roster item for `contact` in a roster push (an iq) or a roster result payload (a query). */
 const rosterItem = (el: Element, contact: string) =>
-  el.getChild('query', 'jabber:iq:roster')?.getChildren('item').find((i) => i.attrs.jid === contact);
+  (el.name === 'query' ? el : el.getChild('query', 'jabber:iq:roster'))?.getChildren('item').find((i) => i.attrs.jid === contact);
 
 let server: ServerProcess;
 t.before(async () => {
@@ -54,7 +55,7 @@ t.test(`${A} (shard ${placement.shardOf(A)}) and ${B} (shard ${placement.shardOf
   t.equal(request.attrs.from, A, 'the request comes from the bare JID');
   await bob.xmpp.send(xml('presence', { to: A, type: 'subscribed' }));
   await bob.xmpp.send(xml('presence', { to: A, type: 'subscribe' }));
-  await alice.waitFor(isPresenceFrom(A === A ? B : B, 'subscribed'), 5000, 'subscribed');
+  await alice.waitFor(isPresenceFrom(B, 'subscribed'), 5000, 'subscribed');
   await alice.waitFor(isPresenceFrom(B, 'subscribe'), 5000, 'reverse request');
   await alice.xmpp.send(xml('presence', { to: B, type: 'subscribed' }));
   await alice.waitFor((el) => el.name === 'iq' && rosterItem(el, B)?.attrs.subscription === 'both', 5000, 'both on alice');
@@ -72,11 +73,20 @@ t.test(`${A} (shard ${placement.shardOf(A)}) and ${B} (shard ${placement.shardOf
 
   // Chat both ways, in order.
   for (let i = 0; i < 5; i++) await alice.xmpp.send(xml('message', { to: B, type: 'chat', id: `a${i}` }, xml('body', {}, `hello ${i}`)));
-  for (let i = 0; i < 5; i++) await bob.xmpp.send(xml('message', { to: `${A}/laptop`, type: 'chat', id: `b${i}` }, xml('body', {}, `hi ${i}`)));
+  for (let i = 0; i < 5; i++)
+    await bob.xmpp.send(xml('message', { to: `${A}/laptop`, type: 'chat', id: `b${i}` }, xml('body', {}, `hi ${i}`)));
   await bob.waitFor((el) => el.attrs.id === 'a4', 5000, 'last message to bob');
   await alice.waitFor((el) => el.attrs.id === 'b4', 5000, 'last message to alice');
-  t.same(bob.received.filter((el) => el.name === 'message').map((m) => m.getChildText('body')), [0, 1, 2, 3, 4].map((i) => `hello ${i}`), 'bob got all, in order');
-  t.same(alice.received.filter((el) => el.name === 'message').map((m) => m.getChildText('body')), [0, 1, 2, 3, 4].map((i) => `hi ${i}`), 'alice got all, in order');
+  t.same(
+    bob.received.filter((el) => el.name === 'message').map((m) => m.getChildText('body')),
+    [0, 1, 2, 3, 4].map((i) => `hello ${i}`),
+    'bob got all, in order',
+  );
+  t.same(
+    alice.received.filter((el) => el.name === 'message').map((m) => m.getChildText('body')),
+    [0, 1, 2, 3, 4].map((i) => `hi ${i}`),
+    'alice got all, in order',
+  );
   t.equal(bob.received.find((el) => el.attrs.id === 'a0')?.attrs.from, `${A}/laptop`, 'from is the full JID, stamped by the server');
 
   // A message to an unknown user bounces with service-unavailable.
@@ -99,9 +109,22 @@ t.test(`${A} (shard ${placement.shardOf(A)}) and ${B} (shard ${placement.shardOf
   const blocked = await alice.waitFor((el) => el.attrs.id === 'blocked' && el.attrs.type === 'error', 5000, 'blocked bounce');
   t.ok(blocked.getChild('error')?.getChild('service-unavailable'), 'a blocked sender gets service-unavailable');
   t.ok(await bob.expectNone((el) => el.attrs.id === 'blocked'), 'bob never sees it');
+  // XEP-0191 §3.3: alice sees bob go offline, and bob's later presence never reaches her.
+  await alice.waitFor((el) => isPresenceFrom(B, 'unavailable')(el), 5000, 'unavailable on block');
+  await bob.xmpp.send(xml('presence', {}, xml('status', {}, 'hidden from alice')));
+  t.ok(await alice.expectNone((el) => el.getChildText('status') === 'hidden from alice'), 'no presence to a blocked contact');
   const list = await bob.xmpp.iqCaller.get(xml('blocklist', { xmlns: 'urn:xmpp:blocking' }));
-  t.same(list.getChildren('item').map((i) => i.attrs.jid), [A], 'block list');
+  t.same(
+    list.getChildren('item').map((i) => i.attrs.jid),
+    [A],
+    'block list',
+  );
   await bob.xmpp.iqCaller.set(xml('unblock', { xmlns: 'urn:xmpp:blocking' }));
+  await alice.waitFor(
+    (el) => isPresenceFrom(B, undefined)(el) && el.getChildText('status') === 'hidden from alice',
+    5000,
+    'presence again after unblock',
+  );
   await alice.xmpp.send(xml('message', { to: B, type: 'chat', id: 'unblocked' }, xml('body', {}, 'again')));
   await bob.waitFor((el) => el.attrs.id === 'unblocked', 5000, 'delivered after unblock');
 

@@ -9,7 +9,11 @@ declare module '@xmpp/client' {
     start(): Promise<unknown>;
     stop(): Promise<unknown>;
     send(el: Element): Promise<void>;
-    iqCaller: { request(el: Element, timeout?: number): Promise<Element>; get(el: Element, to?: string): Promise<Element>; set(el: Element, to?: string): Promise<Element> };
+    iqCaller: {
+      request(el: Element, timeout?: number): Promise<Element>;
+      get(el: Element, to?: string): Promise<Element>;
+      set(el: Element, to?: string): Promise<Element>;
+    };
     reconnect: { stop(): void; delay: number };
     socket: { destroy(): void; write(data: string, cb?: (err?: Error) => void): void } | null;
     streamManagement?: { enabled: boolean };

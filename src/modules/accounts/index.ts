@@ -9,7 +9,9 @@ import { xml } from '../../xmpp/xml.ts';
 
 export default defineModule({
   name: 'accounts',
-  implements: [{ xep: 77, name: 'In-Band Registration', version: '2.4', status: 'complete', note: 'creation only when registration is enabled' }],
+  implements: [
+    { xep: 77, name: 'In-Band Registration', version: '2.4', status: 'complete', note: 'creation only when registration is enabled' },
+  ],
   setup(ctx) {
     ctx.rpc('auth.credentials', async (params) => {
       const { jid } = params as { jid: string };
@@ -27,32 +29,43 @@ export default defineModule({
     });
 
     ctx.disco.feature(NS.REGISTER, 'server');
-    ctx.iq.get(NS.REGISTER, 'query', (req) => {
-      if (!req.session) throw new StanzaError('auth', 'forbidden');
-      // XEP-0077 §3.2: a registered user gets <registered/> and its username.
-      return xml('query', { xmlns: NS.REGISTER }, xml('registered'), xml('username', {}, req.from.local));
-    }, ['server', 'account']);
+    ctx.iq.get(
+      NS.REGISTER,
+      'query',
+      (req) => {
+        if (!req.session) throw new StanzaError('auth', 'forbidden');
+        // XEP-0077 §3.2: a registered user gets <registered/> and its username.
+        return xml('query', { xmlns: NS.REGISTER }, xml('registered'), xml('username', {}, req.from.local));
+      },
+      ['server', 'account'],
+    );
 
-    ctx.iq.set(NS.REGISTER, 'query', async (req) => {
-      const session = req.session;
-      if (!session) throw new StanzaError('auth', 'forbidden');
-      const bare = session.bare;
-      if (req.payload.getChild('remove')) {
-        // XEP-0077 §3.2: remove the account, answer, then end every session of it.
-        await ctx.stores.accounts.delete(bare);
-        ctx.log.info({ jid: bare }, 'account removed in-band');
-        setImmediate(() => {
-          for (const s of ctx.sessions.ofUser(bare)) ctx.closeSession(s, 'not-authorized', 'account removed');
-        });
+    ctx.iq.set(
+      NS.REGISTER,
+      'query',
+      async (req) => {
+        const session = req.session;
+        if (!session) throw new StanzaError('auth', 'forbidden');
+        const bare = session.bare;
+        if (req.payload.getChild('remove')) {
+          // XEP-0077 §3.2: remove the account, answer, then end every session of it.
+          await ctx.stores.accounts.delete(bare);
+          ctx.log.info({ jid: bare }, 'account removed in-band');
+          setImmediate(() => {
+            for (const s of ctx.sessions.ofUser(bare)) ctx.closeSession(s, 'not-authorized', 'account removed');
+          });
+          return undefined;
+        }
+        const username = req.payload.getChildText('username');
+        const password = req.payload.getChildText('password');
+        // XEP-0077 §3.3: changing the password needs the username (the account's own) and the new password.
+        if (!password || (username !== null && username.toLowerCase() !== session.jid.local))
+          throw new StanzaError('modify', 'bad-request');
+        await ctx.stores.accounts.setCredentials(bare, await deriveCredentials(password));
+        ctx.log.info({ jid: bare }, 'password changed in-band');
         return undefined;
-      }
-      const username = req.payload.getChildText('username');
-      const password = req.payload.getChildText('password');
-      // XEP-0077 §3.3: changing the password needs the username (the account's own) and the new password.
-      if (!password || (username !== null && username.toLowerCase() !== session.jid.local)) throw new StanzaError('modify', 'bad-request');
-      await ctx.stores.accounts.setCredentials(bare, await deriveCredentials(password));
-      ctx.log.info({ jid: bare }, 'password changed in-band');
-      return undefined;
-    }, ['server', 'account']);
+      },
+      ['server', 'account'],
+    );
   },
 });

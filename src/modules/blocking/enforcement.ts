@@ -43,6 +43,13 @@ export function installEnforcement(ctx: ModuleContext, cache: BlockListCache): v
   ctx.hooks.on('iq:inbound-full', ({ stanza, to }) => inbound(stanza, to, refuseGetSet), Priority.Guard);
   ctx.hooks.on('iq:inbound-bare', ({ stanza, to }) => inbound(stanza, to, refuseGetSet), Priority.Guard);
 
+  // XEP-0191 §3.3: the user's presence (broadcasts, probes, unavailable) never reaches a blocked JID.
+  ctx.hooks.on(
+    'presence:broadcast',
+    ({ owner, to }) => then(blocks(owner, to), (b): Outcome => (b ? 'handled' : undefined)),
+    Priority.Guard,
+  );
+
   // XEP-0191 §3.3: a stanza the user sends to a blocked JID MUST NOT be routed; the server MUST answer
   // not-acceptable with <blocked xmlns='urn:xmpp:blocking:errors'/>.
   ctx.hooks.on(

@@ -23,7 +23,8 @@ export default defineModule({
       if (req.scope === 'account' && !isSelf(req.from, req.to)) throw new StanzaError('auth', 'forbidden');
       const info = ctx.discoInfo(req.scope);
       const query = xml('query', { xmlns: NS.DISCO_INFO });
-      for (const id of info.identities) query.append(xml('identity', { category: id.category, type: id.type, ...(id.name ? { name: id.name } : {}) }));
+      for (const id of info.identities)
+        query.append(xml('identity', { category: id.category, type: id.type, ...(id.name ? { name: id.name } : {}) }));
       for (const f of info.features) query.append(xml('feature', { var: f }));
       return query;
     });

@@ -21,9 +21,7 @@ export type RosterSet =
  * user added without name or groups is hidden too while a request from it is pending.
  */
 export function isPlaceholder(item: RosterItem): boolean {
-  return (
-    item.pendingIn && item.subscription === 'none' && !item.askOut && !item.approved && item.name === null && item.groups.length === 0
-  );
+  return item.pendingIn && item.subscription === 'none' && !item.askOut && !item.approved && item.name === null && item.groups.length === 0;
 }
 
 /** §2.1.2: the item as clients see it (ask and approved only when set; no 'pending in' attribute exists). */
@@ -57,7 +55,8 @@ export function buildPush(to: string, id: string, version: number, item: RosterI
  */
 export function parseRosterSet(query: Element): RosterSet {
   const children = query.getChildElements();
-  if (children.length !== 1 || children[0]?.name !== 'item') throw new StanzaError('modify', 'bad-request', 'a roster set carries exactly one <item/>');
+  if (children.length !== 1 || children[0]?.name !== 'item')
+    throw new StanzaError('modify', 'bad-request', 'a roster set carries exactly one <item/>');
   const item = children[0];
   const jidText = item.attrs.jid as string | undefined;
   if (jidText === undefined) throw new StanzaError('modify', 'bad-request', 'the item has no jid');

@@ -13,7 +13,7 @@ import { buildQuery, isPlaceholder, parseRosterSet } from './codec.ts';
 import { KeyedLock } from './lock.ts';
 import { pushRosterItem, RPC_APPLY_SUBSCRIPTION, type SubscriptionChange, type SubscriptionRequest } from './push.ts';
 
-export const roster = defineModule({
+export default defineModule({
   name: 'roster',
   implements: [
     { rfc: 6121, name: 'Roster management', status: 'complete' },

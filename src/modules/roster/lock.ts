@@ -19,6 +19,11 @@ export class KeyedLock {
     return result;
   }
 
+  /** Whether `key` has work queued or running (a caller may then skip the lock for synchronous work). */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   /** Keys with work queued or running (for tests and metrics). */
   get size(): number {
     return this.tails.size;

@@ -12,6 +12,8 @@ export default defineModule({
   setup(ctx) {
     ctx.disco.feature(NS.VERSION, 'server');
     // The OS is left out on purpose: XEP-0092 §3 makes it optional and it helps attackers.
-    ctx.iq.get(NS.VERSION, 'query', () => xml('query', { xmlns: NS.VERSION }, xml('name', {}, 'waddle'), xml('version', {}, pkg.version)), ['server']);
+    ctx.iq.get(NS.VERSION, 'query', () => xml('query', { xmlns: NS.VERSION }, xml('name', {}, 'waddle'), xml('version', {}, pkg.version)), [
+      'server',
+    ]);
   },
 });

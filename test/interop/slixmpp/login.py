@@ -15,7 +15,7 @@ def tls_detail(client):
 
 
 async def login_case(cfg, report, label, direct_tls, mech, expect):
-    client = Client(cfg, 'alice', resource=label, mech=mech)
+    client = Client(cfg, report, 'alice', resource=label, mech=mech)
     ok, detail = await client.login(direct_tls=direct_tls)
     report.check(label + ': login succeeds', ok, detail)
     encrypted, tls_info = tls_detail(client) if ok else (False, 'not logged in')
@@ -47,7 +47,7 @@ async def scenario(cfg, report):
 
     # RFC 6120 §6.5.10: a wrong password fails with <not-authorized/>.
     wrong = dict(cfg, users={'alice': {'jid': cfg['users']['alice']['jid'], 'password': 'not-the-password'}})
-    client = Client(wrong, 'alice', resource='wrong', mech='SCRAM-SHA-256')
+    client = Client(wrong, report, 'alice', resource='wrong', mech='SCRAM-SHA-256')
     ok, detail = await client.login()
     report.check('wrong password: login rejected with not-authorized (RFC 6120 §6.5.10)',
                  not ok and 'not-authorized' in detail, detail)

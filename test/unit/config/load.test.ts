@@ -143,7 +143,14 @@ t.test('environment overrides win over the file', (t) => {
 
 t.test('boolean spellings and the standard OTEL endpoint variable', (t) => {
   const cwd = t.testdir({});
-  for (const [raw, want] of [['1', true], ['YES', true], ['true', true], ['0', false], ['no', false], ['False', false]] as const) {
+  for (const [raw, want] of [
+    ['1', true],
+    ['YES', true],
+    ['true', true],
+    ['0', false],
+    ['no', false],
+    ['False', false],
+  ] as const) {
     t.equal(loadConfig({ cwd, env: { WADDLE_REGISTRATION: raw } }).registration, want, raw);
   }
   const c = loadConfig({ cwd, env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' } });
@@ -173,9 +180,7 @@ otlp_endpoint = "ftp://x"
 `,
   });
   const file = join(cwd, 'waddle.toml');
-  const problems = problemsOf(() =>
-    loadConfig({ cwd, env: { WADDLE_C2S_TLS_PORT: 'abc', WADDLE_REGISTRATION: 'maybe' } }),
-  );
+  const problems = problemsOf(() => loadConfig({ cwd, env: { WADDLE_C2S_TLS_PORT: 'abc', WADDLE_REGISTRATION: 'maybe' } }));
   t.same(problems, [
     `${file}: domain: not a valid domain name: "bad domain!"`,
     `${file}: workers: expected an integer from 1 to 256, got 0`,

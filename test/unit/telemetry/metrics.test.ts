@@ -37,9 +37,18 @@ t.test('shard metrics: names, labels and the shard default label', async (t) => 
   ]) {
     t.ok(text.includes(line), line);
   }
-  t.ok(text.some((l) => l.startsWith('xmpp_shard_event_loop_delay_seconds{stat="p99",shard="4"}')), 'per-thread loop delay');
-  t.ok(text.some((l) => /^xmpp_shard_heap_used_bytes\{shard="4"\} [1-9]/.test(l)), 'per-thread heap');
-  t.notOk(text.some((l) => l.startsWith('process_')), 'no process metrics in a shard');
+  t.ok(
+    text.some((l) => l.startsWith('xmpp_shard_event_loop_delay_seconds{stat="p99",shard="4"}')),
+    'per-thread loop delay',
+  );
+  t.ok(
+    text.some((l) => /^xmpp_shard_heap_used_bytes\{shard="4"\} [1-9]/.test(l)),
+    'per-thread heap',
+  );
+  t.notOk(
+    text.some((l) => l.startsWith('process_')),
+    'no process metrics in a shard',
+  );
 });
 
 t.test('several shards in one thread; the global registry stays untouched', async (t) => {
@@ -72,9 +81,18 @@ t.test('the primary merges shard JSON (sent over postMessage) with its own metri
   t.ok(lines.includes('xmpp_stanzas_in_total{kind="iq",shard="1"} 5'), 'shard 1 series kept');
   t.ok(lines.includes('xmpp_route_latency_seconds_count{path="local",shard="1"} 1'));
   t.ok(lines.includes('xmpp_worker_restarts_total{worker="1",shard="primary"} 1'));
-  t.ok(lines.some((l) => l.startsWith('process_resident_memory_bytes{shard="primary"}')), 'process RSS');
-  t.ok(lines.some((l) => l.startsWith('process_start_time_seconds{shard="primary"}')), 'not dropped by aggregation');
-  t.ok(lines.some((l) => l.startsWith('nodejs_eventloop_lag_seconds{shard="primary"}')), 'main-thread loop lag');
+  t.ok(
+    lines.some((l) => l.startsWith('process_resident_memory_bytes{shard="primary"}')),
+    'process RSS',
+  );
+  t.ok(
+    lines.some((l) => l.startsWith('process_start_time_seconds{shard="primary"}')),
+    'not dropped by aggregation',
+  );
+  t.ok(
+    lines.some((l) => l.startsWith('nodejs_eventloop_lag_seconds{shard="primary"}')),
+    'main-thread loop lag',
+  );
   t.equal(text.match(/^# TYPE xmpp_stanzas_in_total /gm)?.length, 1, 'one family per metric name');
   t.equal(samples(await aggregateMetrics(primary.registry, [])).length, samples(await primary.registry.metrics()).length);
 });

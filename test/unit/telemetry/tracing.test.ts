@@ -87,7 +87,10 @@ t.test('with an endpoint: an ended span is POSTed to /v1/traces by shutdown', as
   t.equal(attr('service.name'), 'waddle-test');
   t.equal(attr('thread.name'), 'shard-3');
   t.equal(rs?.scopeSpans[0]?.scope.name, 'waddle');
-  t.same(rs?.scopeSpans[0]?.spans.map((s) => s.name), ['sasl.auth']);
+  t.same(
+    rs?.scopeSpans[0]?.spans.map((s) => s.name),
+    ['sasl.auth'],
+  );
 
   t.notOk(getTracer().startSpan('after').isRecording(), 'shutdown unregisters the provider');
 });

@@ -81,7 +81,10 @@ t.test('stop() with output still queued keeps retrying until it is out', async (
   m1.start({ onFrame: (_f, b) => void seen.push(b[0] as number) });
   t.teardown(() => m1.stop());
   await until(() => seen.length === 200, 2000, 'queued frames after stop');
-  t.same(seen, Array.from({ length: 200 }, (_, i) => i));
+  t.same(
+    seen,
+    Array.from({ length: 200 }, (_, i) => i),
+  );
   t.equal(m0.backpressured, false);
 });
 

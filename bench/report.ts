@@ -1,0 +1,180 @@
+// Benchmark records (one JSON line per run), medians over repeated runs, and Markdown tables:
+// per-run rows, a summary per configuration, per-thread CPU, and `--compare a.jsonl b.jsonl`.
+import { readFileSync } from 'node:fs';
+
+export interface ThreadShare {
+  name: string;
+  cpuSec: number;
+  share: number;
+}
+
+export interface RunConfig {
+  workers: number;
+  transport: string;
+  mechanism: string;
+  pairs?: number;
+  window?: number;
+  rate?: number;
+  concurrency?: number;
+  bodyBytes?: number;
+  warmupSec: number;
+  durationSec: number;
+  genThreads: number;
+  pinServer: string | null;
+  pinGenerator: string | null;
+  cpuProf: boolean;
+}
+
+export interface RunRecord {
+  scenario: 'direct' | 'login';
+  target: string;
+  run: number;
+  date: string;
+  config: RunConfig;
+  machine: { nproc: number; cpu: string; node: string };
+  connections: number;
+  unit: 'msg' | 'login';
+  ops: number;
+  opsPerSec: number;
+  attempts: number;
+  errors: number;
+  lost: number;
+  skipped: number;
+  disconnects: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  serverCpuSec: number;
+  /** CPU seconds per wall second: cores kept busy. */
+  serverCores: number;
+  /** Server CPU seconds per 1,000 ops (delivered messages or logins). */
+  serverCpuSecPer1k: number;
+  serverCpuUsPerOp: number;
+  busiestThread: ThreadShare;
+  threads: ThreadShare[];
+  peakRssMb: number;
+  rssMb: number;
+  generatorCores: number;
+  crossShardPairs: number | null;
+  firstError: string | null;
+}
+
+const r1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const r2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const r3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** A short label of what was measured, identical for repeated runs of one configuration. */
+export function configLabel(r: RunRecord): string {
+  const c = r.config;
+  const load = r.scenario === 'direct' ? `${c.pairs} pairs, ${c.rate ? `${c.rate} msg/s` : `window ${c.window}`}` : `K=${c.concurrency}`;
+  return `${r.target} ${r.scenario} ${c.transport}${c.mechanism === 'PLAIN' ? '' : ` ${c.mechanism}`}, ${c.workers}w, ${load}`;
+}
+
+/** The median of every numeric result over runs of one configuration (the busiest thread: by median share). */
+export function summarize(runs: readonly RunRecord[]): RunRecord {
+  const first = runs[0];
+  if (!first) throw new Error('no runs to summarize');
+  const m = (f: (r: RunRecord) => number) => median(runs.map(f));
+  const busiest = [...runs].sort((a, b) => a.busiestThread.share - b.busiestThread.share)[runs.length >> 1] ?? first;
+  return {
+    ...first,
+    run: 0,
+    connections: m((r) => r.connections),
+    ops: m((r) => r.ops),
+    opsPerSec: m((r) => r.opsPerSec),
+    attempts: m((r) => r.attempts),
+    errors: m((r) => r.errors),
+    lost: m((r) => r.lost),
+    skipped: m((r) => r.skipped),
+    disconnects: m((r) => r.disconnects),
+    latencyMs: {
+      p50: m((r) => r.latencyMs.p50),
+      p90: m((r) => r.latencyMs.p90),
+      p99: m((r) => r.latencyMs.p99),
+      max: m((r) => r.latencyMs.max),
+      mean: m((r) => r.latencyMs.mean),
+    },
+    serverCpuSec: m((r) => r.serverCpuSec),
+    serverCores: m((r) => r.serverCores),
+    serverCpuSecPer1k: m((r) => r.serverCpuSecPer1k),
+    serverCpuUsPerOp: m((r) => r.serverCpuUsPerOp),
+    busiestThread: busiest.busiestThread,
+    threads: busiest.threads,
+    peakRssMb: m((r) => r.peakRssMb),
+    rssMb: m((r) => r.rssMb),
+    generatorCores: m((r) => r.generatorCores),
+  };
+}
+
+/** Runs grouped by configuration, in first-seen order. */
+export function groupRuns(runs: readonly RunRecord[]): RunRecord[][] {
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of runs) {
+    const key = JSON.stringify({ s: r.scenario, t: r.target, c: { ...r.config } });
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()];
+}
+
+const HEADER =
+  '| configuration | run | conns | ops/s | p50 ms | p99 ms | max ms | errors | lost | server cores | server CPU s / 1k ops | µs CPU / op | busiest thread (share) | peak RSS MB | generator cores |';
+const RULE = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+
+function row(r: RunRecord, run: string): string {
+  return `| ${configLabel(r)} | ${run} | ${int(r.connections)} | ${int(r.opsPerSec)} | ${r2(r.latencyMs.p50)} | ${r2(r.latencyMs.p99)} | ${r1(r.latencyMs.max)} | ${int(r.errors)} | ${int(r.lost)} | ${r2(r.serverCores)} | ${r3(r.serverCpuSecPer1k)} | ${r1(r.serverCpuUsPerOp)} | ${r.busiestThread.name} (${pct(r.busiestThread.share)}) | ${int(r.peakRssMb)} | ${r2(r.generatorCores)} |`;
+}
+
+/** Every run, then the median row of each configuration. */
+export function runsTable(runs: readonly RunRecord[]): string {
+  const lines = [HEADER, RULE];
+  for (const group of groupRuns(runs)) {
+    for (const r of group) lines.push(row(r, String(r.run)));
+    if (group.length > 1) lines.push(row(summarize(group), '**median**'));
+  }
+  return lines.join('\n');
+}
+
+/** Per-thread CPU of the median run of each configuration (threads under 1% of the process left out). */
+export function threadsTable(runs: readonly RunRecord[]): string {
+  const lines = ['| configuration | thread | CPU s | share of server CPU |', '|---|---|---|---|'];
+  for (const group of groupRuns(runs)) {
+    const s = summarize(group);
+    for (const t of s.threads.filter((x) => x.share >= 0.01))
+      lines.push(`| ${configLabel(s)} | ${t.name} | ${r2(t.cpuSec)} | ${pct(t.share)} |`);
+  }
+  return lines.join('\n');
+}
+
+export function readRecords(file: string): RunRecord[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as RunRecord);
+}
+
+/** Medians of two result files side by side, matched by configuration label. */
+export function compareTable(a: readonly RunRecord[], b: readonly RunRecord[], names: [string, string]): string {
+  const sa = new Map(groupRuns(a).map((g) => [configLabel(summarize(g)), summarize(g)]));
+  const sb = new Map(groupRuns(b).map((g) => [configLabel(summarize(g)), summarize(g)]));
+  const [na, nb] = names;
+  const lines = [
+    `| configuration | ops/s ${na} | ops/s ${nb} | p99 ms ${na} | p99 ms ${nb} | µs CPU/op ${na} | µs CPU/op ${nb} | busiest ${na} | busiest ${nb} |`,
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const label of new Set([...sa.keys(), ...sb.keys()])) {
+    const x = sa.get(label);
+    const y = sb.get(label);
+    const cell = (r: RunRecord | undefined, f: (r: RunRecord) => string) => (r ? f(r) : '-');
+    lines.push(
+      `| ${label} | ${cell(x, (r) => int(r.opsPerSec))} | ${cell(y, (r) => int(r.opsPerSec))} | ${cell(x, (r) => r2(r.latencyMs.p99))} | ${cell(y, (r) => r2(r.latencyMs.p99))} | ${cell(x, (r) => r1(r.serverCpuUsPerOp))} | ${cell(y, (r) => r1(r.serverCpuUsPerOp))} | ${cell(x, (r) => pct(r.busiestThread.share))} | ${cell(y, (r) => pct(r.busiestThread.share))} |`,
+    );
+  }
+  return lines.join('\n');
+}

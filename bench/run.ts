@@ -1,0 +1,298 @@
+// Benchmark entry point: `npm run bench -- <direct|login> [options]`, `--compare a.jsonl b.jsonl`,
+// or `profile <dir>` (top self-time functions of --cpu-prof output). See bench/README.md.
+// Each run starts a fresh server (FACTS.md: costs drift with uptime), measures one bounded window,
+// and stops it; a run prints one JSON line, and the end a Markdown table with medians.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runGenerators } from './loadgen/pool.ts';
+import type { ClientParams, ScenarioParams } from './loadgen/protocol.ts';
+import type { Mechanism, TransportMode } from './loadgen/xmpp-login.ts';
+import { printProfileTop } from './profile-top.ts';
+import { compareTable, readRecords, type RunConfig, type RunRecord, runsTable, threadsTable } from './report.ts';
+import { crossShardPairs, directShares, directUsers, pairsOf } from './scenarios/direct.ts';
+import { loginShares } from './scenarios/login.ts';
+import { BENCH_DOMAIN, benchUser, provisionUsers, startWaddle } from './targets/waddle.ts';
+
+const USAGE = `usage: npm run bench -- <direct|login> [options]
+  --target waddle          server under test (only waddle for now; see README "Peer servers")
+  --workers N              server shard threads (default 2)
+  --runs N                 repetitions, each on a freshly started server (default 3)
+  --tls | --plain | --direct-tls   STARTTLS (default), plain TCP (require_tls = false), or XEP-0368 direct TLS
+  --mech M                 PLAIN, SCRAM-SHA-1 or SCRAM-SHA-256 (default PLAIN over TLS, SCRAM-SHA-256 over plain)
+  direct: --pairs P (100) --window W (1) --rate R msgs/s in total (0 = closed loop) --body BYTES (100)
+  login:  --concurrency K (8) --users U (200)
+  --warmup S (3) --duration S (15) --grace S (2)
+  --gen-threads N          load-generator threads (default: 1 per 2000 connections, at most the generator's CPUs)
+  --pin-server CPUS --pin-gen CPUS   taskset CPU lists (default 0 and 1 when taskset exists and there are >= 2 CPUs)
+  --no-pin                 no pinning
+  --cpu-prof DIR           run the server with --cpu-prof (profiles in DIR/run-N)
+  --out FILE               also append the JSON lines to FILE
+  --json                   print only the JSON lines (no Markdown)
+  --data-dir DIR           keep accounts and certificate here (default: a temporary directory, removed)
+  --log-level L            server log level (default warn)
+  npm run bench -- --compare A.jsonl B.jsonl    medians of two result files side by side
+  npm run bench -- profile DIR [--top N]        top self-time functions of the .cpuprofile files in DIR`;
+
+const PASSWORD = 'bench-password-1';
+
+function opts(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      target: { type: 'string', default: 'waddle' },
+      workers: { type: 'string', default: '2' },
+      runs: { type: 'string', default: '3' },
+      tls: { type: 'boolean', default: false },
+      plain: { type: 'boolean', default: false },
+      'direct-tls': { type: 'boolean', default: false },
+      mech: { type: 'string' },
+      pairs: { type: 'string', default: '100' },
+      window: { type: 'string', default: '1' },
+      rate: { type: 'string', default: '0' },
+      body: { type: 'string', default: '100' },
+      concurrency: { type: 'string', short: 'k', default: '8' },
+      users: { type: 'string', default: '200' },
+      warmup: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '15' },
+      grace: { type: 'string', default: '2' },
+      'gen-threads': { type: 'string' },
+      'pin-server': { type: 'string' },
+      'pin-gen': { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      'log-level': { type: 'string', default: 'warn' },
+      compare: { type: 'boolean', default: false },
+      top: { type: 'string', default: '25' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+function num(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}], got '${v}'`);
+  return n;
+}
+
+const hasTaskset = () => {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Number of CPUs in a taskset list such as "1", "0-3" or "0,2,4-5". */
+function cpuCount(list: string): number {
+  return list.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : (b as number) - (a as number) + 1);
+  }, 0);
+}
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals } = opts(argv);
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (v.compare) {
+    const [a, b] = positionals;
+    if (!a || !b) throw new Error('--compare needs two result files');
+    console.log(compareTable(readRecords(a), readRecords(b), [nameOf(a), nameOf(b)]));
+    return 0;
+  }
+  const scenario = positionals[0];
+  if (scenario === 'profile') {
+    printProfileTop(positionals[1] ?? '.', num('top', v.top, 1));
+    return 0;
+  }
+  if (scenario !== 'direct' && scenario !== 'login') {
+    console.error(USAGE);
+    return 2;
+  }
+  if (v.target !== 'waddle') throw new Error(`unknown --target '${v.target}' (peer servers are a TODO in bench/README.md)`);
+
+  const machine = { nproc: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version };
+  const transport: TransportMode = v.plain ? 'plain' : v['direct-tls'] ? 'direct-tls' : 'starttls';
+  const mechanism = (v.mech ?? (transport === 'plain' ? 'SCRAM-SHA-256' : 'PLAIN')) as Mechanism;
+  if (!['PLAIN', 'SCRAM-SHA-1', 'SCRAM-SHA-256'].includes(mechanism)) throw new Error(`unknown --mech '${mechanism}'`);
+  if (mechanism === 'PLAIN' && transport === 'plain')
+    throw new Error('the server offers PLAIN only over TLS (RFC 6120 §13.8); use a SCRAM --mech');
+  const workers = num('workers', v.workers, 1, 256);
+  const runs = num('runs', v.runs, 1, 100);
+  const pin = !v['no-pin'] && hasTaskset() && machine.nproc >= 2;
+  const pinServer = pin ? (v['pin-server'] ?? '0') : null;
+  const pinGenerator = pin ? (v['pin-gen'] ?? '1') : null;
+  if (pinGenerator !== null) execFileSync('taskset', ['-a', '-p', '-c', pinGenerator, String(process.pid)], { stdio: 'ignore' });
+  const genCpus = pinGenerator === null ? machine.nproc : cpuCount(pinGenerator);
+
+  const direct = {
+    pairs: num('pairs', v.pairs, 1),
+    window: num('window', v.window, 1),
+    rate: num('rate', v.rate, 0),
+    bodyBytes: num('body', v.body, 1, 100_000),
+  };
+  const login = { concurrency: num('concurrency', v.concurrency, 1), users: num('users', v.users, 1) };
+  const connections = scenario === 'direct' ? direct.pairs * 2 : login.concurrency;
+  const genThreads = v['gen-threads']
+    ? num('gen-threads', v['gen-threads'], 1, 64)
+    : Math.max(1, Math.min(genCpus, Math.ceil(connections / 2000)));
+  // One loopback source address per ~25k connections (ephemeral ports); logins churn through ports
+  // (TIME_WAIT), so they always spread over several.
+  const addrCount = scenario === 'login' ? 8 : Math.ceil(connections / 25_000);
+  const client: ClientParams = {
+    transport,
+    mechanism,
+    password: PASSWORD,
+    localAddresses: Array.from({ length: addrCount }, (_, i) => `127.0.0.${i + 1}`),
+    timeoutMs: 20_000,
+  };
+  const times = {
+    warmupMs: num('warmup', v.warmup, 0) * 1000,
+    durationMs: num('duration', v.duration, 1, 3600) * 1000,
+    graceMs: num('grace', v.grace, 0) * 1000,
+    setupTimeoutMs: 120_000,
+  };
+  const config: RunConfig = {
+    workers,
+    transport,
+    mechanism,
+    ...(scenario === 'direct' ? direct : { concurrency: login.concurrency }),
+    warmupSec: times.warmupMs / 1000,
+    durationSec: times.durationMs / 1000,
+    genThreads,
+    pinServer,
+    pinGenerator,
+    cpuProf: v['cpu-prof'] !== undefined,
+  };
+
+  const dataDir = v['data-dir'] ? resolve(v['data-dir']) : await mkdtemp(join(os.tmpdir(), 'waddle-bench-'));
+  await mkdir(dataDir, { recursive: true });
+  const userCount = scenario === 'direct' ? directUsers(direct) : login.users;
+  const t0 = Date.now();
+  const created = await provisionUsers(
+    dataDir,
+    workers,
+    Array.from({ length: userCount }, (_, i) => `${benchUser(i)}@${BENCH_DOMAIN}`),
+    PASSWORD,
+  );
+  log(
+    `${created} accounts created in ${dataDir} (${Date.now() - t0} ms); server pinned to ${pinServer ?? '-'}, generator to ${pinGenerator ?? '-'}`,
+  );
+
+  const shares: ScenarioParams[] =
+    scenario === 'direct' ? directShares(direct, client, genThreads) : loginShares(login, client, genThreads);
+  const records: RunRecord[] = [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      const cpuProfDir = v['cpu-prof'] === undefined ? null : resolve(v['cpu-prof'], `run-${run}`);
+      const server = await startWaddle({
+        dataDir,
+        workers,
+        allowPlain: transport === 'plain',
+        cpus: pinServer,
+        cpuProfDir,
+        logLevel: v['log-level'],
+        runId: String(run),
+      });
+      log(`run ${run}/${runs}: server pid ${server.pid} up (c2s ${server.c2sPort}, tls ${server.tlsPort})`);
+      let outcome: Awaited<ReturnType<typeof runGenerators>>;
+      const budgetMs = times.setupTimeoutMs + times.warmupMs + times.durationMs + times.graceMs + 60_000;
+      let watchdog: NodeJS.Timeout | undefined;
+      try {
+        outcome = await Promise.race([
+          runGenerators(
+            { host: server.host, port: server.c2sPort, tlsPort: server.tlsPort, domain: server.domain },
+            server.pid,
+            shares,
+            times,
+          ),
+          new Promise<never>((_, reject) => {
+            watchdog = setTimeout(() => reject(new Error(`run ${run} exceeded its ${budgetMs} ms budget`)), budgetMs);
+          }),
+        ]);
+      } catch (err) {
+        log(`run ${run} failed; server output:\n${server.output().slice(-3000)}`);
+        throw err;
+      } finally {
+        clearTimeout(watchdog);
+        const code = await server.stop();
+        if (code !== 0) log(`server exited with ${code}; output:\n${server.output().slice(-3000)}`);
+      }
+      const o = outcome;
+      const busiest = o.server.threads[0];
+      const record: RunRecord = {
+        scenario,
+        target: 'waddle',
+        run,
+        date: new Date().toISOString(),
+        config,
+        machine,
+        connections: scenario === 'direct' ? o.ready.connections : login.concurrency,
+        unit: scenario === 'direct' ? 'msg' : 'login',
+        ops: o.report.ops,
+        opsPerSec: o.report.ops / o.wallSec,
+        attempts: o.report.attempts,
+        errors: o.report.errors,
+        lost: o.report.lost,
+        skipped: o.report.skipped,
+        disconnects: o.report.disconnects,
+        latencyMs: {
+          p50: o.latency.quantile(0.5) / 1000,
+          p90: o.latency.quantile(0.9) / 1000,
+          p99: o.latency.quantile(0.99) / 1000,
+          max: o.latency.max / 1000,
+          mean: o.latency.mean() / 1000,
+        },
+        serverCpuSec: o.server.cpuSec,
+        serverCores: o.server.cores,
+        serverCpuSecPer1k: o.report.ops > 0 ? (o.server.cpuSec / o.report.ops) * 1000 : Number.NaN,
+        serverCpuUsPerOp: o.report.ops > 0 ? (o.server.cpuSec / o.report.ops) * 1e6 : Number.NaN,
+        busiestThread: { name: busiest?.name ?? '-', cpuSec: busiest?.cpuSec ?? 0, share: busiest?.share ?? 0 },
+        threads: o.server.threads.map((t) => ({ name: t.name, cpuSec: t.cpuSec, share: t.share })),
+        peakRssMb: o.serverMemory.peakRssMb,
+        rssMb: o.serverMemory.rssMb,
+        generatorCores: o.generatorCpuSec / o.wallSec,
+        crossShardPairs: scenario === 'direct' ? crossShardPairs(pairsOf(direct), workers) : null,
+        firstError: o.report.firstError,
+      };
+      records.push(record);
+      const line = JSON.stringify(record);
+      console.log(line);
+      if (v.out) appendFileSync(v.out, `${line}\n`);
+      log(
+        `run ${run}: ${Math.round(record.opsPerSec)} ${record.unit}/s, p50 ${record.latencyMs.p50.toFixed(2)} ms, p99 ${record.latencyMs.p99.toFixed(2)} ms, ` +
+          `${record.serverCpuUsPerOp.toFixed(1)} µs server CPU/${record.unit}, busiest ${record.busiestThread.name} ${(record.busiestThread.share * 100).toFixed(0)}%, ` +
+          `errors ${record.errors}, lost ${record.lost}${record.firstError ? `; first error: ${record.firstError.slice(0, 300)}` : ''}`,
+      );
+    }
+  } finally {
+    if (!v['data-dir']) await rm(dataDir, { recursive: true, force: true });
+  }
+  if (!v.json) console.log(`\n${runsTable(records)}\n\n${threadsTable(records)}`);
+  return 0;
+}
+
+function nameOf(file: string): string {
+  return (file.split('/').pop() ?? file).replace(/\.jsonl?$/, '');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
