@@ -53,6 +53,9 @@ export interface RunRecord {
   peakRssMb: number;
   rssMb: number;
   generatorCores: number;
+  /** Cores busy outside the server and generator (other jobs on a shared machine, kernel network work). */
+  hostOtherCores: number;
+  loadAvg1: number;
   crossShardPairs: number | null;
   firstError: string | null;
 }
@@ -110,6 +113,8 @@ export function summarize(runs: readonly RunRecord[]): RunRecord {
     peakRssMb: m((r) => r.peakRssMb),
     rssMb: m((r) => r.rssMb),
     generatorCores: m((r) => r.generatorCores),
+    hostOtherCores: m((r) => r.hostOtherCores),
+    loadAvg1: m((r) => r.loadAvg1),
   };
 }
 
@@ -124,11 +129,11 @@ export function groupRuns(runs: readonly RunRecord[]): RunRecord[][] {
 }
 
 const HEADER =
-  '| configuration | run | conns | ops/s | p50 ms | p99 ms | max ms | errors | lost | server cores | server CPU s / 1k ops | µs CPU / op | busiest thread (share) | peak RSS MB | generator cores |';
-const RULE = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  '| configuration | run | conns | ops/s | p50 ms | p99 ms | max ms | errors | lost | server cores | server CPU s / 1k ops | µs CPU / op | busiest thread (share) | peak RSS MB | generator cores | other cores |';
+const RULE = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 function row(r: RunRecord, run: string): string {
-  return `| ${configLabel(r)} | ${run} | ${int(r.connections)} | ${int(r.opsPerSec)} | ${r2(r.latencyMs.p50)} | ${r2(r.latencyMs.p99)} | ${r1(r.latencyMs.max)} | ${int(r.errors)} | ${int(r.lost)} | ${r2(r.serverCores)} | ${r3(r.serverCpuSecPer1k)} | ${r1(r.serverCpuUsPerOp)} | ${r.busiestThread.name} (${pct(r.busiestThread.share)}) | ${int(r.peakRssMb)} | ${r2(r.generatorCores)} |`;
+  return `| ${configLabel(r)} | ${run} | ${int(r.connections)} | ${int(r.opsPerSec)} | ${r2(r.latencyMs.p50)} | ${r2(r.latencyMs.p99)} | ${r1(r.latencyMs.max)} | ${int(r.errors)} | ${int(r.lost)} | ${r2(r.serverCores)} | ${r3(r.serverCpuSecPer1k)} | ${r1(r.serverCpuUsPerOp)} | ${r.busiestThread.name} (${pct(r.busiestThread.share)}) | ${int(r.peakRssMb)} | ${r2(r.generatorCores)} | ${r2(r.hostOtherCores)} |`;
 }
 
 /** Every run, then the median row of each configuration. */

@@ -265,6 +265,8 @@ async function main(argv: string[]): Promise<number> {
         peakRssMb: o.serverMemory.peakRssMb,
         rssMb: o.serverMemory.rssMb,
         generatorCores: o.generatorCpuSec / o.wallSec,
+        hostOtherCores: o.hostOtherCores,
+        loadAvg1: o.loadAvg1,
         crossShardPairs: scenario === 'direct' ? crossShardPairs(pairsOf(direct), workers) : null,
         firstError: o.report.firstError,
       };

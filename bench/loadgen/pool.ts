@@ -5,7 +5,8 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { LatencyHistogram } from './histogram.ts';
-import { type CpuWindow, clockTicksPerSecond, cpuBetween, memory, snapshot } from './proc-stats.ts';
+import { type CpuWindow, clockTicksPerSecond, cpuBetween, hostBusyTicks, memory, snapshot } from './proc-stats.ts';
+import { loadavg } from 'node:os';
 import type { FromWorker, GenTarget, ReadyInfo, ScenarioParams, ToWorker, WorkerInit, WorkerReport } from './protocol.ts';
 
 const WORKER_ENTRY = new URL('./worker.ts', import.meta.url);
@@ -26,6 +27,13 @@ export interface GeneratorOutcome {
   serverMemory: { peakRssMb: number; rssMb: number };
   /** Generator process CPU seconds in the window (all its threads). */
   generatorCpuSec: number;
+  /**
+   * Cores busy on the machine outside the server and the generator during the window: other jobs
+   * on a shared machine, plus kernel network work (softirq) not charged to either process.
+   */
+  hostOtherCores: number;
+  /** 1-minute load average when the window started. */
+  loadAvg1: number;
   wallSec: number;
 }
 
@@ -111,12 +119,15 @@ export async function runGenerators(
     for (const w of workers) w.send({ type: 'go' });
     await sleep(t.warmupMs);
     for (const w of workers) w.send({ type: 'mark' });
+    const loadAvg1 = loadavg()[0] ?? 0;
+    const host0 = hostBusyTicks();
     const cpu0 = process.cpuUsage();
     const s0 = snapshot(serverPid, performance.now());
     await sleep(t.durationMs);
     for (const w of workers) w.send({ type: 'stop', graceMs: t.graceMs });
     const s1 = snapshot(serverPid, performance.now());
     const cpu1 = process.cpuUsage(cpu0);
+    const host1 = hostBusyTicks();
     const serverMemory = memory(serverPid);
     const reports = await Promise.all(workers.map((w) => w.next('report', t.graceMs + 30_000)));
     const latency = new LatencyHistogram();
@@ -132,7 +143,9 @@ export async function runGenerators(
       report.firstError ??= r.firstError;
     }
     const server = cpuBetween(s0, s1, ticks);
-    return { ready, report, latency, server, serverMemory, generatorCpuSec: (cpu1.user + cpu1.system) / 1e6, wallSec: server.wallSec };
+    const generatorCpuSec = (cpu1.user + cpu1.system) / 1e6;
+    const hostOtherCores = Math.max(0, ((host1 - host0) / ticks - server.cpuSec - generatorCpuSec) / server.wallSec);
+    return { ready, report, latency, server, serverMemory, generatorCpuSec, hostOtherCores, loadAvg1, wallSec: server.wallSec };
   } finally {
     await Promise.all(workers.map((w) => w.close(5_000)));
   }

@@ -99,6 +99,14 @@ function uniqueNames(threads: readonly ThreadTicks[]): Map<number, string> {
   return out;
 }
 
+/** Busy clock ticks of the whole machine (/proc/stat 'cpu' line: everything but idle and iowait). */
+export function hostBusyTicks(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user)
+  return (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+}
+
 /** Peak (VmHWM) and current (VmRSS) resident memory in MiB. */
 export function memory(pid: number): { peakRssMb: number; rssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

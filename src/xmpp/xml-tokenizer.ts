@@ -351,8 +351,9 @@ export class XmlTokenizer {
 
   /**
    * Text or an attribute value in [pos, stop) into `out`, decoding references; `out` null means only
-   * whitespace is allowed (between stanzas, and it is dropped). Returns stop, or -(index of '&' + 1) to
-   * wait for the rest of a reference cut by the end of the buffer.
+   * whitespace is allowed (between stanzas, RFC 6120 §11.7, and before the header; it is dropped, and
+   * we also let it precede the XML declaration). Returns stop, or -(index of '&' + 1) to wait for the
+   * rest of a reference cut by the end of the buffer.
    */
   private chars(pos: number, stop: number, out: Pieces | null): number {
     const buf = this.buf;

@@ -10,7 +10,6 @@ missing server feature shows up as failed checks, never as a hang.
 import asyncio
 import json
 import logging
-import ssl
 import sys
 import traceback
 from pathlib import Path
@@ -122,6 +121,10 @@ class Client(ClientXMPP):
         for event in ('session_start', 'failed_all_auth', 'failed_auth', 'connection_failed',
                       'ssl_invalid_chain', 'stream_error', 'disconnected', 'session_bind_failed'):
             self.add_event_handler(event, settle(event), disposable=True)
+        # How far negotiation got, for the detail of a timeout.
+        stages = []
+        for stage in ('connected', 'tls_success', 'auth_success', 'session_bind'):
+            self.add_event_handler(stage, lambda _e, stage=stage: stages.append(stage), disposable=True)
         port = self.cfg['tlsPort'] if direct_tls else self.cfg['c2sPort']
         self.connect(address=(self.cfg['host'], port), use_ssl=direct_tls, force_starttls=not direct_tls)
         try:
@@ -133,7 +136,7 @@ class Client(ClientXMPP):
         # slixmpp retries failed connections forever; stop that and drop the socket.
         self.cancel_connection_attempt()
         self.abort()
-        detail = kind
+        detail = '%s after [%s]' % (kind, ', '.join(stages))
         if kind == 'failed_auth' and event is not None:
             detail += ': ' + str(event['condition'])
         elif event is not None:
@@ -180,10 +183,6 @@ def presence_from(jid, types=('available',)):
     return lambda s: s.name == 'presence' and str(s['from']) == str(jid) and s['type'] in types
 
 
-def body_of(stanza):
-    return stanza['body'] if stanza.name == 'message' else None
-
-
 def bare(cfg, user):
     return cfg['users'][user]['jid']
 
@@ -218,5 +217,4 @@ def run(scenario):
     sys.exit(1 if report.failures else 0)
 
 
-__all__ = ['Client', 'Report', 'run', 'presence_from', 'body_of', 'bare', 'iq_outcome', 'STEP_TIMEOUT',
-           'QUIET_PERIOD', 'JID', 'ssl']
+__all__ = ['Client', 'Report', 'run', 'presence_from', 'bare', 'iq_outcome', 'STEP_TIMEOUT', 'QUIET_PERIOD', 'JID']

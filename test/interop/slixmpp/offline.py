@@ -12,7 +12,7 @@ BODIES = ['offline-1', 'offline-2']
 
 
 async def scenario(cfg, report):
-    a_jid, b_jid = bare(cfg, 'alice'), bare(cfg, 'bob')
+    b_jid = bare(cfg, 'bob')
     alice = Client(cfg, report, 'alice', 'desk')
     ok, detail = await alice.login()
     report.check('alice: login', ok, detail)

