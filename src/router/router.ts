@@ -35,20 +35,23 @@ export class Router {
     this.d = deps;
   }
 
-  /** Delivers a stanza to whoever owns its `to`. */
-  route(stanza: Element): void {
+  /**
+   * Delivers a stanza to whoever owns its `to`. `origin` is the local session that sent it, if any:
+   * errors about it then go straight back to that session.
+   */
+  route(stanza: Element, origin?: SessionRecord): void {
     const to = tryParseJid(stanza.attrs.to as string | undefined);
     if (!to) {
-      this.bounce(stanza, new StanzaError('modify', 'jid-malformed'));
+      this.bounce(stanza, new StanzaError('modify', 'jid-malformed'), origin);
       return;
     }
     if (to.domain !== this.d.domain) {
       // No server-to-server yet: RFC 6120 §10.4.3 says remote-server-not-found when it cannot be reached.
-      this.bounce(stanza, new StanzaError('cancel', 'remote-server-not-found'));
+      this.bounce(stanza, new StanzaError('cancel', 'remote-server-not-found'), origin);
       return;
     }
     if (!to.local) {
-      this.deliverToServer(stanza, to, undefined);
+      void this.deliverToServer(stanza, to, origin);
       return;
     }
     const owner = this.d.placement.shardOf(bareOf(to));
@@ -62,13 +65,13 @@ export class Router {
     stanza.attrs.from = session.full; // RFC 6120 §8.1.2.1: the server stamps the full JID
     const toText = stanza.attrs.to as string | undefined;
     const to = toText === undefined ? undefined : tryParseJid(toText);
-    if (toText !== undefined && !to) return this.bounce(stanza, new StanzaError('modify', 'jid-malformed'));
+    if (toText !== undefined && !to) return this.bounce(stanza, new StanzaError('modify', 'jid-malformed'), session);
     this.d.metrics.stanzasIn.inc({ kind });
     const outcome = this.d.registry.hooks.fire('stanza:outbound', { session, stanza, to });
     if (outcome instanceof Promise) {
       return outcome.then(
         (r) => (r === 'handled' ? undefined : this.afterOutbound(session, stanza, kind, to)),
-        (err) => this.failed(stanza, err),
+        (err) => this.failed(stanza, err, session),
       );
     }
     if (outcome === 'handled') return;
@@ -87,11 +90,11 @@ export class Router {
       // Presence without 'to' is broadcast, which the presence module does in stanza:outbound.
       if (kind === 'message') {
         stanza.attrs.to = session.bare;
-        this.route(stanza);
+        this.route(stanza, session);
       }
       return;
     }
-    this.route(stanza);
+    this.route(stanza, session);
   }
 
   /** A stanza for a local user arrived at its home shard (from this shard or over the mesh). */
@@ -144,7 +147,7 @@ export class Router {
   private deliverToServer(stanza: Element, to: Jid, session: SessionRecord | undefined): void | Promise<void> {
     if (stanza.name === 'iq') return this.handleIq(stanza, parseFrom(stanza), to, 'server', session);
     if (stanza.name === 'message' && stanza.attrs.type !== 'error') {
-      this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'));
+      this.bounce(stanza, new StanzaError('cancel', 'service-unavailable'), session);
     }
     // Presence to the server is accepted and ignored (RFC 6121 §4.3 probes of the domain have no answer).
   }
