@@ -42,6 +42,8 @@ export interface RunRecord {
   skipped: number;
   disconnects: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** Open loop: how late the generator wrote messages against their schedule (null in closed loop). */
+  sendLagMs: { p99: number; max: number } | null;
   serverCpuSec: number;
   /** CPU seconds per wall second: cores kept busy. */
   serverCores: number;

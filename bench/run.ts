@@ -9,6 +9,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runGenerators } from './loadgen/pool.ts';
+import { waitForQuietHost } from './loadgen/proc-stats.ts';
 import type { ClientParams, ScenarioParams } from './loadgen/protocol.ts';
 import type { Mechanism, TransportMode } from './loadgen/xmpp-login.ts';
 import { printProfileTop } from './profile-top.ts';
@@ -32,8 +33,11 @@ const USAGE = `usage: npm run bench -- <direct|login> [options]
   --cpu-prof DIR           run the server with --cpu-prof (profiles in DIR/run-N)
   --out FILE               also append the JSON lines to FILE
   --json                   print only the JSON lines (no Markdown)
+  --quiet-wait S           before each run, wait up to S s for the machine to be idle (default 60; 0 = don't)
+  --quiet-cores C          "idle" means fewer than C cores busy over 2 s (default 0.3)
   --data-dir DIR           keep accounts and certificate here (default: a temporary directory, removed)
   --log-level L            server log level (default warn)
+  npm run bench -- report FILE.jsonl...         Markdown tables (runs, medians, threads) of result files
   npm run bench -- --compare A.jsonl B.jsonl    medians of two result files side by side
   npm run bench -- profile DIR [--top N]        top self-time functions of the .cpuprofile files in DIR`;
 
@@ -69,6 +73,8 @@ function opts(argv: string[]) {
       json: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
+      'quiet-wait': { type: 'string', default: '60' },
+      'quiet-cores': { type: 'string', default: '0.3' },
       compare: { type: 'boolean', default: false },
       top: { type: 'string', default: '25' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -114,6 +120,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const scenario = positionals[0];
+  if (scenario === 'report') {
+    const records = positionals.slice(1).flatMap((f) => readRecords(f));
+    console.log(`${runsTable(records)}\n\n${threadsTable(records)}`);
+    return 0;
+  }
   if (scenario === 'profile') {
     printProfileTop(positionals[1] ?? '.', num('top', v.top, 1));
     return 0;
@@ -197,6 +208,11 @@ async function main(argv: string[]): Promise<number> {
   const records: RunRecord[] = [];
   try {
     for (let run = 1; run <= runs; run++) {
+      const quietWaitMs = num('quiet-wait', v['quiet-wait'], 0) * 1000;
+      if (quietWaitMs > 0) {
+        const quiet = await waitForQuietHost(quietWaitMs, num('quiet-cores', v['quiet-cores'], 0));
+        log(`machine busy ${quiet.busyCores.toFixed(2)} cores before run ${run} (waited ${(quiet.waitedMs / 1000).toFixed(0)} s)`);
+      }
       const cpuProfDir = v['cpu-prof'] === undefined ? null : resolve(v['cpu-prof'], `run-${run}`);
       const server = await startWaddle({
         dataDir,
@@ -256,6 +272,7 @@ async function main(argv: string[]): Promise<number> {
           max: o.latency.max / 1000,
           mean: o.latency.mean() / 1000,
         },
+        sendLagMs: o.sendLag ? { p99: o.sendLag.quantile(0.99) / 1000, max: o.sendLag.max / 1000 } : null,
         serverCpuSec: o.server.cpuSec,
         serverCores: o.server.cores,
         serverCpuSecPer1k: o.report.ops > 0 ? (o.server.cpuSec / o.report.ops) * 1000 : Number.NaN,
@@ -277,7 +294,8 @@ async function main(argv: string[]): Promise<number> {
       log(
         `run ${run}: ${Math.round(record.opsPerSec)} ${record.unit}/s, p50 ${record.latencyMs.p50.toFixed(2)} ms, p99 ${record.latencyMs.p99.toFixed(2)} ms, ` +
           `${record.serverCpuUsPerOp.toFixed(1)} µs server CPU/${record.unit}, busiest ${record.busiestThread.name} ${(record.busiestThread.share * 100).toFixed(0)}%, ` +
-          `errors ${record.errors}, lost ${record.lost}${record.firstError ? `; first error: ${record.firstError.slice(0, 300)}` : ''}`,
+          `errors ${record.errors}, lost ${record.lost}` +
+          `${record.sendLagMs ? `, send lag p99 ${record.sendLagMs.p99.toFixed(2)} ms` : ''}${record.firstError ? `; first error: ${record.firstError.slice(0, 300)}` : ''}`,
       );
     }
   } finally {

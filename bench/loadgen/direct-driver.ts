@@ -1,8 +1,10 @@
 // Generator side of the `direct` scenario: both users of each pair log in, then each sends chat
 // messages to the other's full JID (RFC 6121 §8.5.3.1: delivered to that resource whatever its
 // presence). Closed loop: `window` messages in flight per direction, the next sent when one is
-// delivered. Open loop: a fixed rate spread round-robin over the directions, stamped with the
-// *scheduled* send time so that a stalled server shows up as latency (no coordinated omission).
+// delivered. Open loop: a fixed rate spread round-robin over the directions from a 1 ms timer.
+// Messages are stamped when actually written, and how late each write was against its schedule
+// is kept apart (sendLag): a large lag means the generator, not the server, fell behind, and then
+// the latency figures would hide queueing (coordinated omission).
 // The message id carries `<seq>.<send time in µs>`; received text is scanned, never parsed.
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -51,6 +53,7 @@ export class DirectDriver implements Driver {
   readonly #conns: Connection[] = [];
   readonly #directions: Direction[] = [];
   readonly #hist = new LatencyHistogram();
+  readonly #lag = new LatencyHistogram();
   readonly #scram: SaltedPasswordCache = new Map();
   #sending = false;
   #measuring = false;
@@ -132,12 +135,14 @@ export class DirectDriver implements Driver {
   mark(): void {
     this.#measuring = true;
     this.#ops = this.#attempts = this.#errors = this.#skipped = 0;
+    this.#hist.reset();
+    this.#lag.reset();
   }
 
   async stop(graceMs: number): Promise<WorkerReport> {
     this.#measuring = false;
     this.#sending = false;
-    const report: Omit<WorkerReport, 'lost' | 'latency' | 'firstError' | 'disconnects'> = {
+    const report: Omit<WorkerReport, 'lost' | 'latency' | 'sendLag' | 'firstError' | 'disconnects'> = {
       ops: this.#ops,
       attempts: this.#attempts,
       errors: this.#errors,
@@ -148,7 +153,14 @@ export class DirectDriver implements Driver {
     while (Date.now() < deadline && this.#directions.some((d) => d.outstanding.size > 0)) await sleep(20);
     let lost = 0;
     for (const d of this.#directions) lost += d.outstanding.size;
-    return { ...report, lost, disconnects: this.#disconnects, latency: this.#hist.toData(), firstError: this.#firstError };
+    return {
+      ...report,
+      lost,
+      disconnects: this.#disconnects,
+      latency: this.#hist.toData(),
+      sendLag: this.#p.ratePerSec > 0 ? this.#lag.toData() : null,
+      firstError: this.#firstError,
+    };
   }
 
   async close(): Promise<void> {
@@ -171,18 +183,20 @@ export class DirectDriver implements Driver {
     let scheduled = 0;
     let rr = 0;
     const n = this.#directions.length;
-    // Timers fire every ~2 ms; everything due since the last tick is sent with its own scheduled stamp.
+    // Node timers fire at best every ~1 ms: everything that fell due since the last tick goes out now.
     this.#timer = setInterval(() => {
-      const due = Math.floor((performance.now() - start) * perMs);
+      const now = performance.now();
+      const due = Math.floor((now - start) * perMs);
       for (; scheduled < due; scheduled++) {
         const d = this.#directions[rr++ % n] as Direction;
         if (d.outstanding.size >= this.#p.maxOutstanding) {
           if (this.#measuring) this.#skipped++;
           continue;
         }
-        this.#send(d, Math.round((start + scheduled / perMs) * 1000));
+        if (this.#measuring) this.#lag.record((now - (start + scheduled / perMs)) * 1000);
+        this.#send(d, Math.round(now * 1000));
       }
-    }, 2);
+    }, 1);
   }
 
   #onData(conn: Connection, chunk: Buffer): void {

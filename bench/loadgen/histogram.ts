@@ -31,6 +31,11 @@ export class LatencyHistogram {
     if (v > this.max) this.max = v;
   }
 
+  reset(): void {
+    this.counts.fill(0);
+    this.count = this.max = this.sum = 0;
+  }
+
   merge(other: HistogramData | LatencyHistogram): void {
     const counts = other.counts;
     for (let i = 0; i < BUCKETS; i++) {

@@ -40,6 +40,7 @@ export class LoginDriver implements Driver {
   mark(): void {
     this.#measuring = true;
     this.#ops = this.#attempts = this.#errors = 0;
+    this.#hist.reset();
   }
 
   async stop(graceMs: number): Promise<WorkerReport> {
@@ -47,7 +48,7 @@ export class LoginDriver implements Driver {
     this.#running = false;
     const report = { ops: this.#ops, attempts: this.#attempts, errors: this.#errors };
     await Promise.race([Promise.all(this.#loops), new Promise((r) => setTimeout(r, graceMs + this.#p.timeoutMs))]);
-    return { ...report, lost: 0, skipped: 0, disconnects: 0, latency: this.#hist.toData(), firstError: this.#firstError };
+    return { ...report, lost: 0, skipped: 0, disconnects: 0, latency: this.#hist.toData(), sendLag: null, firstError: this.#firstError };
   }
 
   async close(): Promise<void> {

@@ -21,8 +21,10 @@ export interface PhaseTimes {
 export interface GeneratorOutcome {
   ready: ReadyInfo;
   /** Summed counters of every generator thread. */
-  report: Omit<WorkerReport, 'latency'>;
+  report: Omit<WorkerReport, 'latency' | 'sendLag'>;
   latency: LatencyHistogram;
+  /** Open loop only (see DirectDriver). */
+  sendLag: LatencyHistogram | null;
   server: CpuWindow;
   serverMemory: { peakRssMb: number; rssMb: number };
   /** Generator process CPU seconds in the window (all its threads). */
@@ -131,9 +133,22 @@ export async function runGenerators(
     const serverMemory = memory(serverPid);
     const reports = await Promise.all(workers.map((w) => w.next('report', t.graceMs + 30_000)));
     const latency = new LatencyHistogram();
-    const report: Omit<WorkerReport, 'latency'> = { ops: 0, attempts: 0, errors: 0, lost: 0, skipped: 0, disconnects: 0, firstError: null };
+    let sendLag: LatencyHistogram | null = null;
+    const report: Omit<WorkerReport, 'latency' | 'sendLag'> = {
+      ops: 0,
+      attempts: 0,
+      errors: 0,
+      lost: 0,
+      skipped: 0,
+      disconnects: 0,
+      firstError: null,
+    };
     for (const { report: r } of reports) {
       latency.merge(r.latency);
+      if (r.sendLag) {
+        sendLag ??= new LatencyHistogram();
+        sendLag.merge(r.sendLag);
+      }
       report.ops += r.ops;
       report.attempts += r.attempts;
       report.errors += r.errors;
@@ -145,7 +160,7 @@ export async function runGenerators(
     const server = cpuBetween(s0, s1, ticks);
     const generatorCpuSec = (cpu1.user + cpu1.system) / 1e6;
     const hostOtherCores = Math.max(0, ((host1 - host0) / ticks - server.cpuSec - generatorCpuSec) / server.wallSec);
-    return { ready, report, latency, server, serverMemory, generatorCpuSec, hostOtherCores, loadAvg1, wallSec: server.wallSec };
+    return { ready, report, latency, sendLag, server, serverMemory, generatorCpuSec, hostOtherCores, loadAvg1, wallSec: server.wallSec };
   } finally {
     await Promise.all(workers.map((w) => w.close(5_000)));
   }

@@ -107,6 +107,22 @@ export function hostBusyTicks(): number {
   return (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
 }
 
+/**
+ * Waits (at most `maxMs`) until the machine's busy CPU over a 2-second sample is below `cores`: on a
+ * shared machine other jobs distort both throughput and CPU per operation. Returns the last sample.
+ */
+export async function waitForQuietHost(maxMs: number, cores: number): Promise<{ busyCores: number; waitedMs: number }> {
+  const ticks = clockTicksPerSecond();
+  const started = Date.now();
+  for (;;) {
+    const before = hostBusyTicks();
+    await new Promise((r) => setTimeout(r, 2000));
+    const busyCores = (hostBusyTicks() - before) / ticks / 2;
+    const waitedMs = Date.now() - started;
+    if (busyCores < cores || waitedMs >= maxMs) return { busyCores, waitedMs };
+  }
+}
+
 /** Peak (VmHWM) and current (VmRSS) resident memory in MiB. */
 export function memory(pid: number): { peakRssMb: number; rssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

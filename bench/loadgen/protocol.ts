@@ -65,6 +65,8 @@ export interface WorkerReport {
   /** Connections that closed while they should have stayed open. */
   disconnects: number;
   latency: HistogramData;
+  /** Open loop only: how late sends were against their schedule, µs. */
+  sendLag: HistogramData | null;
   firstError: string | null;
 }
 

@@ -165,6 +165,12 @@ function checkCombinations(c: Config, r: Reader): void {
   if ((c.tls.key === null) !== (c.tls.cert === null)) {
     r.problem('tls', 'key and cert must be set together (or both left out for a self-signed certificate)');
   }
+  // A ring's largest frame is half its capacity (src/transport/sab-ring.ts), and a stanza routed between
+  // shards is re-serialised (escaping may grow it), so each ring must hold several maximum-size stanzas.
+  if ((c.ringBytes & (c.ringBytes - 1)) !== 0) r.problem('ring_bytes', `must be a power of two, got ${c.ringBytes}`);
+  if (c.ringBytes < 4 * c.c2s.maxStanzaBytes) {
+    r.problem('ring_bytes', `must be at least 4 × c2s.max_stanza_bytes (${4 * c.c2s.maxStanzaBytes}), got ${c.ringBytes}`);
+  }
   const listeners: [string, string, number][] = [
     ['c2s.port', c.c2s.host, c.c2s.port],
     ['c2s.tls_port', c.c2s.host, c.c2s.tlsPort],

@@ -10,6 +10,8 @@ import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { Mesh, ShardId } from '../transport/channel.ts';
 import { FrameKind, decodeEnvelope, encodeEnvelope } from '../transport/envelope.ts';
+import { FrameTooLargeError } from '../transport/sab-ring.ts';
+import { StanzaError } from '../xmpp/errors.ts';
 import type { ConnectionHandle, EdgeServices } from '../stream/edge-services.ts';
 import { parseJid } from '../xmpp/jid.ts';
 import { parseElement } from '../xmpp/stream-parser.ts';
@@ -52,7 +54,7 @@ export class ShardRuntime {
     Registry.checkDependencies(o.modules);
     // Export every connection series from the start, so dashboards see a 0 instead of no data.
     for (const transport of ['tcp', 'tls', 'starttls']) o.metrics.connections.set({ transport }, 0);
-    this.rpc = new RpcClient((peer, id, json) => o.mesh.send(peer, encodeEnvelope(FrameKind.RpcRequest, this.id, id, 0, json)));
+    this.rpc = new RpcClient((peer, id, json) => this.send(peer, encodeEnvelope(FrameKind.RpcRequest, this.id, id, 0, json)));
     this.router = new Router({
       shard: o.id,
       domain: o.config.domain,
@@ -61,14 +63,18 @@ export class ShardRuntime {
       sessions: this.sessions,
       log: o.log,
       metrics: o.metrics,
-      forward: (owner, stanza) => o.mesh.send(owner, encodeEnvelope(FrameKind.Route, this.id, 0, nowMicros32(), stanza.toString())),
+      forward: (owner, stanza) => {
+        if (!this.send(owner, encodeEnvelope(FrameKind.Route, this.id, 0, nowMicros32(), stanza.toString()))) {
+          this.router.bounce(stanza, new StanzaError('modify', 'policy-violation', 'stanza too large to route'));
+        }
+      },
       writeToConnection: (edge, connId, xml) => {
         if (edge === this.id) this.edge.connections.get(connId)?.write(xml);
-        else o.mesh.send(edge, encodeEnvelope(FrameKind.ToConnection, this.id, connId, 0, xml));
+        else this.send(edge, encodeEnvelope(FrameKind.ToConnection, this.id, connId, 0, xml));
       },
       closeConnection: (edge, connId, condition, text) => {
         if (edge === this.id) this.edge.connections.get(connId)?.close(condition, text);
-        else o.mesh.send(edge, encodeEnvelope(FrameKind.CloseConnection, this.id, connId, 0, text ? `${condition} ${text}` : condition));
+        else this.send(edge, encodeEnvelope(FrameKind.CloseConnection, this.id, connId, 0, text ? `${condition} ${text}` : condition));
       },
     });
     this.home = new HomeSessions({
@@ -129,6 +135,23 @@ export class ShardRuntime {
     }
   }
 
+  /**
+   * Sends a frame over the mesh. A frame larger than a ring can ever hold is refused (false) rather
+   * than thrown, so one oversized stanza costs its sender an error, never the shard.
+   */
+  private send(peer: ShardId, frame: Uint8Array): boolean {
+    try {
+      this.o.mesh.send(peer, frame);
+      return true;
+    } catch (err) {
+      if (err instanceof FrameTooLargeError) {
+        this.o.log.warn({ peer, bytes: frame.byteLength }, 'frame too large for the ring; refused');
+        return false;
+      }
+      throw err;
+    }
+  }
+
   call(key: string, method: string, params: unknown): Promise<unknown> {
     const owner = this.o.placement.shardOf(key);
     if (owner === this.id) return this.invokeLocal(method, params, this.id);
@@ -178,7 +201,7 @@ export class ShardRuntime {
       case FrameKind.RpcRequest: {
         const { method, params } = JSON.parse(env.payload) as { method: string; params: unknown };
         const respond = (answer: object) =>
-          this.o.mesh.send(from, encodeEnvelope(FrameKind.RpcResponse, this.id, env.a, 0, JSON.stringify(answer)));
+          this.send(from, encodeEnvelope(FrameKind.RpcResponse, this.id, env.a, 0, JSON.stringify(answer)));
         this.invokeLocal(method, params, from).then(
           (value) => respond({ ok: true, value: value ?? null }),
           (err: unknown) => {
@@ -210,11 +233,13 @@ export class ShardRuntime {
       call: (key, method, params) => this.call(key, method, params),
       sessionIn: (home, connId, stanza: Element) => {
         if (home === this.id) this.home.fromConnection(this.id, connId, stanza);
-        else o.mesh.send(home, encodeEnvelope(FrameKind.SessionIn, this.id, connId, 0, stanza.toString()));
+        else if (!this.send(home, encodeEnvelope(FrameKind.SessionIn, this.id, connId, 0, stanza.toString()))) {
+          this.edge.connections.get(connId)?.close('policy-violation', 'stanza too large');
+        }
       },
       sessionEnd: (home, connId) => {
         if (home === this.id) this.home.connectionEnded(this.id, connId);
-        else o.mesh.send(home, encodeEnvelope(FrameKind.SessionEnd, this.id, connId, 0, ''));
+        else this.send(home, encodeEnvelope(FrameKind.SessionEnd, this.id, connId, 0, ''));
       },
       nextConnectionId: () => this.nextConnId++,
       register: (conn: ConnectionHandle) => this.edge.connections.set(conn.id, conn),

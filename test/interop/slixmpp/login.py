@@ -8,10 +8,17 @@ from common import Client, run
 
 
 def tls_detail(client):
+    """(ok, detail): the stream runs over TLS and the peer certificate was verified with the hostname check
+    on. getpeercert() returns the parsed certificate only when it was validated (it is {} under CERT_NONE)."""
     sock = client.socket
-    if isinstance(sock, (ssl.SSLObject, ssl.SSLSocket)):
-        return True, '%s %s' % (sock.version(), sock.cipher()[0] if sock.cipher() else '')
-    return False, 'socket is %s' % type(sock).__name__
+    if not isinstance(sock, (ssl.SSLObject, ssl.SSLSocket)):
+        return False, 'socket is %s' % type(sock).__name__
+    ctx = client.ssl_context
+    cert = sock.getpeercert() or {}
+    verified = ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname and bool(cert)
+    return verified, '%s %s, verify_mode=%s check_hostname=%s, SAN %s' % (
+        sock.version(), (sock.cipher() or ('',))[0], ctx.verify_mode.name, ctx.check_hostname,
+        cert.get('subjectAltName'))
 
 
 async def login_case(cfg, report, label, direct_tls, mech, expect):
@@ -22,9 +29,12 @@ async def login_case(cfg, report, label, direct_tls, mech, expect):
     # The certificate was verified against the server's own cert with hostname 'localhost' (ca_certs,
     # CERT_REQUIRED): reaching a session at all proves the chain and name checks passed.
     report.check(label + ': stream is TLS with a verified certificate', encrypted, tls_info)
-    used = client['feature_mechanisms'].mech.name if ok and client['feature_mechanisms'].mech else None
+    mech = client['feature_mechanisms'].mech if ok else None
+    used = mech.name if mech else None
+    # gs2 header 'y,,' = the client could bind to the channel but the server offered no -PLUS (RFC 5802 §6).
     report.check(label + ': SASL mechanism is ' + expect, used == expect,
-                 'used %s; offered %s' % (used, sorted(client['feature_mechanisms'].mech_list)))
+                 'used %s (gs2 header %r); offered %s' % (used, getattr(mech, 'gs2_header', None),
+                                                         sorted(client['feature_mechanisms'].mech_list)))
     report.check(label + ': bound JID is the account with a resource',
                  ok and client.boundjid.bare == cfg['users']['alice']['jid'] and bool(client.boundjid.resource),
                  str(client.boundjid))

@@ -231,3 +231,14 @@ t.test('the result is deep-frozen', (t) => {
   t.throws(() => (c.admins as string[]).push('b@localhost'), TypeError);
   t.end();
 });
+
+t.test('rings must be a power of two and hold several maximum-size stanzas', async (t) => {
+  const cwd = t.testdir({
+    'odd.toml': 'ring_bytes = 1000000\n',
+    'small.toml': 'ring_bytes = 262144\n[c2s]\nmax_stanza_bytes = 262144\n',
+    'ok.toml': 'ring_bytes = 2097152\n[c2s]\nmax_stanza_bytes = 524288\n',
+  });
+  t.throws(() => loadConfig({ cwd, env: {}, file: 'odd.toml' }), { message: /ring_bytes: must be a power of two/ });
+  t.throws(() => loadConfig({ cwd, env: {}, file: 'small.toml' }), { message: /ring_bytes: must be at least 4 × c2s.max_stanza_bytes/ });
+  t.equal(loadConfig({ cwd, env: {}, file: 'ok.toml' }).ringBytes, 2097152);
+});
