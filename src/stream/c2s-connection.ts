@@ -17,6 +17,11 @@ const PRE_AUTH_TIMEOUT_MS = 60_000;
 /** How long an idle client has to answer the server's ping (shorter if the idle timeout is shorter). */
 const PING_GRACE_MS = 30_000;
 const STANZA_KINDS = new Set(['message', 'presence', 'iq']);
+/**
+ * Output queued for a client that does not read. Past this the stream is closed with
+ * <resource-constraint/>, so a stalled reader cannot make the server's memory grow without bound.
+ */
+const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
 
 export type Transport = 'tcp' | 'tls';
 
@@ -93,6 +98,7 @@ export class C2sConnection implements ConnectionHandle {
       });
     }
     this.socket.write(text);
+    if (this.socket.writableLength > MAX_UNSENT_BYTES) this.fail(new StreamError('resource-constraint', 'the client is not reading'));
   }
 
   private writeElement(el: Element): void {
