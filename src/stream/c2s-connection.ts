@@ -85,7 +85,13 @@ export class C2sConnection implements ConnectionHandle {
   }
 
   write(text: string): void {
-    if (this.closing || this.socket.destroyed) return;
+    if (this.closing) return;
+    this.send(text);
+    if (this.socket.writableLength > MAX_UNSENT_BYTES) this.fail(new StreamError('resource-constraint', 'the client is not reading'));
+  }
+
+  private send(text: string): void {
+    if (this.socket.destroyed) return;
     // Batch everything written in one event-loop turn into one TLS record / TCP segment.
     if (!this.corked) {
       this.corked = true;
@@ -98,7 +104,6 @@ export class C2sConnection implements ConnectionHandle {
       });
     }
     this.socket.write(text);
-    if (this.socket.writableLength > MAX_UNSENT_BYTES) this.fail(new StreamError('resource-constraint', 'the client is not reading'));
   }
 
   private writeElement(el: Element): void {
@@ -295,15 +300,15 @@ export class C2sConnection implements ConnectionHandle {
   /** Ends the stream: with an error condition, or cleanly ('' / undefined). */
   close(condition?: string, text?: string): void {
     if (this.closing) return;
+    this.closing = true;
     if (!this.headerSent) {
-      this.write(
+      this.send(
         `<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAM}' id='${crypto.randomUUID()}' from='${escapeXml(this.s.config.domain)}' version='1.0'>`,
       );
       this.headerSent = true;
     }
-    if (condition) this.write(new StreamError(condition as StreamError['condition'], text).toXml());
-    this.write('</stream:stream>');
-    this.closing = true;
+    if (condition) this.send(new StreamError(condition as StreamError['condition'], text).toXml());
+    this.send('</stream:stream>');
     this.parser.end();
     this.socket.end();
     // RFC 6120 §4.4: wait a little for the peer's closing tag, then stop waiting.
