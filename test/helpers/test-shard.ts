@@ -14,6 +14,8 @@ import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { parseElement } from '../../src/xmpp/stream-parser.ts';
 import type { Element } from '../../src/xmpp/xml.ts';
+import type { SessionRecord } from '../../src/shard/session-table.ts';
+import { bareOf, parseJid } from '../../src/xmpp/jid.ts';
 import { tls } from './tls-context.ts';
 
 export class FakeConnection implements ConnectionHandle {
@@ -54,6 +56,10 @@ export interface TestCluster {
   placement: Placement;
   /** Binds a resource for `bare` on its home shard; the fake connection lives on `edge` (default: home). */
   login(bare: string, resource?: string, edge?: number): Promise<TestClient>;
+  /** Creates accounts with placeholder credentials (in-process tests never authenticate). */
+  createAccounts(...jids: string[]): Promise<void>;
+  /** The SessionRecord of a client on its home shard. */
+  sessionOf(client: TestClient): SessionRecord;
   /** Lets queued async work (mesh deliveries, storage) finish. */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -98,6 +104,17 @@ export async function createTestCluster(opts: {
     config,
     placement,
     settle,
+    async createAccounts(...jids) {
+      const creds = { salt: 'c2FsdA==', iterations: 4096, storedKey: 'AA==', serverKey: 'AA==' };
+      for (const jid of jids) await stores.accounts.create({ jid, credentials: { 'SHA-1': creds, 'SHA-256': creds }, createdAt: 0 });
+    },
+    sessionOf(client) {
+      const jid = parseJid(client.full);
+      const bare = bareOf(jid);
+      const session = shards[placement.shardOf(bare)]?.sessions.get(bare, jid.resource);
+      if (!session) throw new Error(`no session ${client.full}`);
+      return session;
+    },
     async login(bare, resource, edge) {
       const home = placement.shardOf(bare);
       const edgeShard = shards[edge ?? home] as ShardRuntime;

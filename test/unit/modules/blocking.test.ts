@@ -7,7 +7,7 @@ import messaging from '../../../src/modules/messaging/index.ts';
 import { defineModule } from '../../../src/router/module.ts';
 import type { SessionRecord } from '../../../src/shard/session-table.ts';
 import { StanzaError } from '../../../src/xmpp/errors.ts';
-import { bareOf, parseJid } from '../../../src/xmpp/jid.ts';
+import { parseJid } from '../../../src/xmpp/jid.ts';
 import { NS } from '../../../src/xmpp/ns.ts';
 import { parseElement } from '../../../src/xmpp/stream-parser.ts';
 import type { Element } from '../../../src/xmpp/xml.ts';
@@ -16,7 +16,6 @@ import { createTestCluster, type TestClient, type TestCluster } from '../../help
 const JULIET = 'juliet@localhost'; // the blocking user, shard 0
 const ALICE = 'alice@localhost'; // blocked contact, shard 1
 const BOB = 'bob@localhost'; // shard 1
-const creds = { salt: 'c2FsdA==', iterations: 4096, storedKey: 'AA==', serverKey: 'AA==' };
 
 interface Seen {
   to: string;
@@ -39,22 +38,12 @@ function presenceSpy(seen: Seen[]) {
 async function cluster(t: Test, seen: Seen[] = []): Promise<TestCluster> {
   const c = await createTestCluster({ modules: [messaging, blocking, presenceSpy(seen)], shards: 2 });
   t.teardown(() => c.stop());
-  for (const jid of [JULIET, ALICE, BOB]) {
-    await c.stores[0]?.accounts.create({ jid, credentials: { 'SHA-1': creds, 'SHA-256': creds }, createdAt: 0 });
-  }
+  await c.createAccounts(...[JULIET, ALICE, BOB]);
   return c;
 }
 
-function sessionOf(c: TestCluster, client: TestClient): SessionRecord {
-  const jid = parseJid(client.full);
-  const bare = bareOf(jid);
-  const s = c.shards[c.placement.shardOf(bare)]?.sessions.get(bare, jid.resource);
-  if (!s) throw new Error(`no session ${client.full}`);
-  return s;
-}
-
 function available(c: TestCluster, client: TestClient, presence = '<presence/>'): SessionRecord {
-  const s = sessionOf(c, client);
+  const s = c.sessionOf(client);
   s.available = true;
   s.priority = 0;
   s.presence = parseElement(presence);

@@ -4,7 +4,6 @@ import { AccountCache } from '../../../src/modules/messaging/account-cache.ts';
 import { messageType, mostAvailable, nonNegativeAvailable } from '../../../src/modules/messaging/delivery-rules.ts';
 import messaging from '../../../src/modules/messaging/index.ts';
 import type { SessionRecord } from '../../../src/shard/session-table.ts';
-import { bareOf, parseJid } from '../../../src/xmpp/jid.ts';
 import { NS } from '../../../src/xmpp/ns.ts';
 import { type Element, xml } from '../../../src/xmpp/xml.ts';
 import { createTestCluster, type TestClient, type TestCluster } from '../../helpers/test-shard.ts';
@@ -13,28 +12,16 @@ const ALICE = 'alice@localhost'; // sender, shard 1
 const JULIET = 'juliet@localhost'; // recipient, shard 0
 const ROMEO = 'romeo@localhost'; // has an account, never online (shard 0)
 
-const creds = { salt: 'c2FsdA==', iterations: 4096, storedKey: 'AA==', serverKey: 'AA==' };
-
 async function cluster(t: Test): Promise<TestCluster> {
   const c = await createTestCluster({ modules: [messaging], shards: 2 });
   t.teardown(() => c.stop());
-  for (const jid of [ALICE, JULIET, ROMEO]) {
-    await c.stores[0]?.accounts.create({ jid, credentials: { 'SHA-1': creds, 'SHA-256': creds }, createdAt: 0 });
-  }
+  await c.createAccounts(...[ALICE, JULIET, ROMEO]);
   return c;
-}
-
-function sessionOf(c: TestCluster, client: TestClient): SessionRecord {
-  const jid = parseJid(client.full);
-  const bare = bareOf(jid);
-  const s = c.shards[c.placement.shardOf(bare)]?.sessions.get(bare, jid.resource);
-  if (!s) throw new Error(`no session ${client.full}`);
-  return s;
 }
 
 /** Stands in for the presence module: marks the session available with a priority. */
 function available(c: TestCluster, client: TestClient, priority: number): void {
-  const s = sessionOf(c, client);
+  const s = c.sessionOf(client);
   s.available = true;
   s.priority = priority;
 }

@@ -5,8 +5,6 @@ import messaging from '../../../src/modules/messaging/index.ts';
 import offline from '../../../src/modules/offline/index.ts';
 import { storageDecision } from '../../../src/modules/offline/storable.ts';
 import type { Config } from '../../../src/config/schema.ts';
-import type { SessionRecord } from '../../../src/shard/session-table.ts';
-import { bareOf, parseJid } from '../../../src/xmpp/jid.ts';
 import { NS } from '../../../src/xmpp/ns.ts';
 import { parseElement } from '../../../src/xmpp/stream-parser.ts';
 import type { Element } from '../../../src/xmpp/xml.ts';
@@ -14,28 +12,17 @@ import { createTestCluster, type TestClient, type TestCluster } from '../../help
 
 const ALICE = 'alice@localhost'; // sender, shard 1
 const JULIET = 'juliet@localhost'; // offline recipient, shard 0
-const creds = { salt: 'c2FsdA==', iterations: 4096, storedKey: 'AA==', serverKey: 'AA==' };
 
 async function cluster(t: Test, config?: Partial<Config>): Promise<TestCluster> {
   const c = await createTestCluster({ modules: [messaging, offline], shards: 2, ...(config ? { config } : {}) });
   t.teardown(() => c.stop());
-  for (const jid of [ALICE, JULIET]) {
-    await c.stores[0]?.accounts.create({ jid, credentials: { 'SHA-1': creds, 'SHA-256': creds }, createdAt: 0 });
-  }
+  await c.createAccounts(...[ALICE, JULIET]);
   return c;
-}
-
-function sessionOf(c: TestCluster, client: TestClient): SessionRecord {
-  const jid = parseJid(client.full);
-  const bare = bareOf(jid);
-  const s = c.shards[c.placement.shardOf(bare)]?.sessions.get(bare, jid.resource);
-  if (!s) throw new Error(`no session ${client.full}`);
-  return s;
 }
 
 /** Stands in for the presence module: initial presence with `priority`, then 'session:available'. */
 async function becomeAvailable(c: TestCluster, client: TestClient, priority: number): Promise<void> {
-  const s = sessionOf(c, client);
+  const s = c.sessionOf(client);
   s.available = true;
   s.priority = priority;
   await c.shards[c.placement.shardOf(s.bare)]?.registry.hooks.fire('session:available', { session: s });
@@ -125,7 +112,7 @@ t.test('a session that closed before delivery leaves the messages stored', async
   alice.send(`<message to='${JULIET}' type='chat'><body>keep me</body></message>`);
   await c.settle();
   const juliet = await c.login(JULIET, 'balcony');
-  const s = sessionOf(c, juliet);
+  const s = c.sessionOf(juliet);
   s.closed = true;
   await becomeAvailable(c, juliet, 0);
   t.same(juliet.conn.take(), []);

@@ -5,9 +5,7 @@ import { parsePriority } from '../../../src/modules/presence/codec.ts';
 import presence from '../../../src/modules/presence/index.ts';
 import roster from '../../../src/modules/roster/index.ts';
 import { defineModule, type ModuleContext } from '../../../src/router/module.ts';
-import type { SessionRecord } from '../../../src/shard/session-table.ts';
 import type { RosterItem, Subscription } from '../../../src/storage/ports.ts';
-import { bareOf, parseJid } from '../../../src/xmpp/jid.ts';
 import { type Element, xml } from '../../../src/xmpp/xml.ts';
 import { createTestCluster, type TestClient, type TestCluster } from '../../helpers/test-shard.ts';
 
@@ -31,10 +29,7 @@ async function cluster(t: Test, seen: string[] = []): Promise<TestCluster> {
   const c = await createTestCluster({ modules: [roster, presence, recorder(seen)], shards: 2 });
   t.teardown(() => c.stop());
   t.not(c.placement.shardOf(ALICE), c.placement.shardOf(CAROL), 'alice and carol live on different shards');
-  for (const jid of [ALICE, CAROL, DAVE]) {
-    const scram = { salt: 'c2FsdA==', iterations: 4096, storedKey: 'a2V5', serverKey: 'a2V5' };
-    await c.stores[0]?.accounts.create({ jid, credentials: { 'SHA-1': scram, 'SHA-256': scram }, createdAt: 0 });
-  }
+  await c.createAccounts(...[ALICE, CAROL, DAVE]);
   return c;
 }
 
@@ -57,13 +52,6 @@ async function send(c: TestCluster, client: TestClient, xmlText: string): Promis
 async function disconnect(c: TestCluster, client: TestClient): Promise<void> {
   c.shards[client.conn.home as number]?.home.connectionEnded(client.shard.id, client.conn.id);
   await c.settle();
-}
-
-function sessionOf(c: TestCluster, client: TestClient): SessionRecord {
-  const jid = parseJid(client.full);
-  const s = c.shards[c.placement.shardOf(bareOf(jid))]?.sessions.get(bareOf(jid), jid.resource);
-  if (!s) throw new Error(`no session ${client.full}`);
-  return s;
 }
 
 async function setSubscription(c: TestCluster, user: string, contact: string, subscription: Subscription): Promise<void> {
@@ -269,7 +257,7 @@ t.test('probes on login and broadcast to subscribers (§4.2, §4.3)', async (t) 
     [`available ${alice.full}`, `unavailable ${CAROL}`],
     'her own presence echoed (§4.2.2), and carol unavailable',
   );
-  t.equal(sessionOf(c, alice).priority, 5);
+  t.equal(c.sessionOf(alice).priority, 5);
 
   // carol logs in: alice sees her, and carol learns about alice through her probe.
   const carol = await c.login(CAROL, 'pc');
@@ -300,12 +288,12 @@ t.test("a user's resources see each other (§4.2.2, §4.4.2)", async (t) => {
       ?.getChildText('status'),
     'note to self',
   );
-  t.equal(sessionOf(c, phone).directedTo.size, 0, 'not remembered as directed presence');
+  t.equal(c.sessionOf(phone).directedTo.size, 0, 'not remembered as directed presence');
   phone.conn.take();
   await send(c, phone, '<presence type="unavailable"/>');
   t.same(presences(laptop.conn.take()), [['unavailable', phone.full]]);
   t.same(presences(phone.conn.take()), [['unavailable', phone.full]], 'echoed to the sender too');
-  t.notOk(sessionOf(c, phone).available);
+  t.notOk(c.sessionOf(phone).available);
 });
 
 t.test('unavailable on disconnect reaches contacts, other resources and directed-presence recipients (§4.5, §4.6)', async (t) => {
@@ -325,10 +313,10 @@ t.test('unavailable on disconnect reaches contacts, other resources and directed
   const directed = dave.conn.take().find((e) => e.name === 'presence');
   t.equal(directed?.attrs.from, alice.full);
   t.equal(directed?.getChildText('status'), 'psst');
-  t.ok(sessionOf(c, alice).directedTo.has(`${DAVE}/home`));
+  t.ok(c.sessionOf(alice).directedTo.has(`${DAVE}/home`));
   // To a subscriber it is not remembered (the broadcast covers it).
   await send(c, alice, `<presence to='${CAROL}'/>`);
-  t.notOk(sessionOf(c, alice).directedTo.has(CAROL));
+  t.notOk(c.sessionOf(alice).directedTo.has(CAROL));
   carol.conn.take();
 
   await disconnect(c, alice);
@@ -348,7 +336,7 @@ t.test('directed unavailable ends the directed presence (§4.6.3)', async (t) =>
     ['', alice.full],
     ['unavailable', alice.full],
   ]);
-  t.equal(sessionOf(c, alice).directedTo.size, 0);
+  t.equal(c.sessionOf(alice).directedTo.size, 0);
   await disconnect(c, alice);
   t.same(dave.conn.take(), [], 'nothing more when alice leaves');
 });

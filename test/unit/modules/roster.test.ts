@@ -14,10 +14,7 @@ async function cluster(t: Test): Promise<TestCluster> {
   const c = await createTestCluster({ modules: [roster, presence], shards: 2 });
   t.teardown(() => c.stop());
   t.not(c.placement.shardOf(ALICE), c.placement.shardOf(CAROL), 'alice and carol live on different shards');
-  for (const jid of [ALICE, CAROL]) {
-    const scram = { salt: 'c2FsdA==', iterations: 4096, storedKey: 'a2V5', serverKey: 'a2V5' };
-    await c.stores[0]?.accounts.create({ jid, credentials: { 'SHA-1': scram, 'SHA-256': scram }, createdAt: 0 });
-  }
+  await c.createAccounts(...[ALICE, CAROL]);
   return c;
 }
 
