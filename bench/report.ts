@@ -79,7 +79,7 @@ export function median(values: readonly number[]): number {
 export function configLabel(r: RunRecord): string {
   const c = r.config;
   const load = r.scenario === 'direct' ? `${c.pairs} pairs, ${c.rate ? `${c.rate} msg/s` : `window ${c.window}`}` : `K=${c.concurrency}`;
-  return `${r.target} ${r.scenario} ${c.transport}${c.mechanism === 'PLAIN' ? '' : ` ${c.mechanism}`}, ${c.workers}w, ${load}`;
+  return `${r.target} ${r.scenario} ${c.transport} ${c.mechanism}, ${c.workers}w, ${load}`;
 }
 
 /** The median of every numeric result over runs of one configuration (the busiest thread: by median share). */

@@ -40,7 +40,7 @@ export interface LoadConfigOptions {
 }
 
 /** Tables allowed at the top level of the TOML file. */
-const SECTIONS = new Set(['c2s', 'http', 'tls', 'offline', 'log', 'telemetry']);
+const SECTIONS = new Set(['c2s', 'http', 'tls', 'offline', 'stream_management', 'log', 'telemetry']);
 
 // Environment values are strings; these turn them into what the TOML file would hold so that
 // one check serves both. A value that does not convert is passed on as a string, and the
@@ -145,6 +145,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     registration: r.get('registration', checkBool, DEFAULTS.registration, [['WADDLE_REGISTRATION', envBool]]),
     admins: r.get('admins', checkList(checkBareJid), [], [['WADDLE_ADMINS', envList]]),
     offline: { maxPerUser: r.get('offline.max_per_user', checkInt(0, 1_000_000), DEFAULTS.offline.maxPerUser) },
+    streamManagement: {
+      resumeTimeoutSec: r.get('stream_management.resume_timeout', checkInt(0, 86_400), DEFAULTS.streamManagement.resumeTimeoutSec),
+      maxUnacked: r.get('stream_management.max_unacked', checkInt(10, 1_000_000), DEFAULTS.streamManagement.maxUnacked),
+    },
     ringBytes: r.get('ring_bytes', checkInt(64 * 1024, 1024 * 1024 * 1024), DEFAULTS.ringBytes),
     log: { level: r.get('log.level', checkLogLevel, DEFAULTS.log.level, [['WADDLE_LOG_LEVEL', envString]]) },
     telemetry: {

@@ -40,6 +40,8 @@ export interface Config {
   admins: string[];
   /** Offline message store; 0 disables storing messages for offline users. */
   offline: { maxPerUser: number };
+  /** XEP-0198: how long a dropped session waits for resumption, and how many unacknowledged stanzas it may hold. */
+  streamManagement: { resumeTimeoutSec: number; maxUnacked: number };
   /** Bytes per shard-to-shard SharedArrayBuffer ring. */
   ringBytes: number;
   log: { level: LogLevel };
@@ -65,6 +67,7 @@ export const DEFAULTS = {
   http: { port: 5280 },
   registration: false,
   offline: { maxPerUser: 1000 },
+  streamManagement: { resumeTimeoutSec: 300, maxUnacked: 5000 },
   ringBytes: 1_048_576,
   log: { level: 'info' },
   telemetry: { serviceName: 'waddle' },

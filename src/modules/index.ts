@@ -9,6 +9,22 @@ import offline from './offline/index.ts';
 import ping from './ping/index.ts';
 import presence from './presence/index.ts';
 import roster from './roster/index.ts';
+import streamManagement from './stream-management/index.ts';
+import legacySession from './legacy-session/index.ts';
 import version from './version/index.ts';
 
-export const modules: readonly XmppModule[] = [accounts, disco, ping, version, roster, presence, messaging, offline, blocking, csi];
+// stream-management comes before csi: CSI's held stanzas are counted when they are finally written.
+export const modules: readonly XmppModule[] = [
+  accounts,
+  legacySession,
+  disco,
+  ping,
+  version,
+  roster,
+  presence,
+  messaging,
+  offline,
+  blocking,
+  streamManagement,
+  csi,
+];

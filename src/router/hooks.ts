@@ -26,6 +26,12 @@ export interface HookMap {
   'iq:inbound-full': { stanza: Element; to: Jid };
   /** A top-level element other than message/presence/iq from a bound session (e.g. XEP-0352 <active/>). */
   'session:nonza': { session: SessionRecord; element: Element };
+  /** Every element a bound session sent, as its turn comes to be handled (XEP-0198 counts them). */
+  'session:received': { session: SessionRecord; element: Element };
+  /** The session's connection closed (cleanly or not); 'handled' keeps the session for resumption. */
+  'session:connection-lost': { session: SessionRecord; clean: boolean };
+  /** An element is being written to the session's connection (XEP-0198 counts and keeps it); 'handled' holds it back. */
+  'session:write': { session: SessionRecord; stanza: Element };
   /** A stanza is about to be written to a session (CSI may hold it back). */
   'session:deliver': { session: SessionRecord; stanza: Element };
   /** The server is about to send a local user's presence (broadcast, probe, unavailable) to a contact. */

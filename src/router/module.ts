@@ -83,6 +83,10 @@ export interface ModuleContext {
   writeToSession(session: SessionRecord, stanza: Element): void;
   /** Closes a session's connection with a stream error condition ('' for a clean close). */
   closeSession(session: SessionRecord, condition: string, text?: string): void;
+  /** Ends a session on this (home) shard: hooks run as for a closed connection. */
+  unbindSession(session: SessionRecord, reason: string): Promise<void>;
+  /** Moves a session to another connection (XEP-0198 resumption). */
+  reattachSession(session: SessionRecord, edge: number, connId: number): void;
   /** Calls an rpc method on the shard that owns `key` (a bare JID). */
   call(key: string, method: string, params: unknown): Promise<unknown>;
 }

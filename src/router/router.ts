@@ -202,6 +202,9 @@ export class Router {
 
   writeToSession(session: SessionRecord, stanza: Element): void {
     if (session.closed) return;
+    if (this.d.registry.hooks.has('session:write') && this.d.registry.hooks.fire('session:write', { session, stanza }) === 'handled')
+      return;
+    if (session.detached) return;
     this.d.metrics.stanzasOut.inc({ kind: stanza.name });
     this.d.writeToConnection(session.edge, session.connId, stanza.toString());
   }

@@ -63,6 +63,7 @@ export class HomeSessions {
       connId: req.connId,
       boundAt: Date.now(),
       queue: new SerialQueue((err) => this.log.error({ err, jid: full }, 'session task failed')),
+      detached: false,
       available: false,
       priority: 0,
       presence: null,
@@ -82,6 +83,7 @@ export class HomeSessions {
     if (!session || session.closed) return; // the session ended while this was in flight
     session.queue.push(() => {
       if (session.closed) return;
+      this.hooks.fire('session:received', { session, element });
       if (STANZAS.has(element.name)) return this.router.fromSession(session, element);
       const handled = this.hooks.fire('session:nonza', { session, element });
       const unsupported = (r: unknown) => {
@@ -92,17 +94,30 @@ export class HomeSessions {
     });
   }
 
-  connectionEnded(edge: ShardId, connId: number): void {
+  /**
+   * A connection went away. A module may keep the session for resumption (XEP-0198) by answering
+   * 'session:connection-lost' with 'handled'; otherwise the session ends.
+   */
+  connectionEnded(edge: ShardId, connId: number, clean: boolean): void {
     const session = this.sessions.byConnection(edge, connId);
-    if (!session) return;
-    session.queue.push(() => this.unbind(session, 'disconnected'));
+    if (!session || session.detached) return;
+    session.queue.push(async () => {
+      if (session.closed || session.edge !== edge || session.connId !== connId) return; // resumed elsewhere meanwhile
+      const kept = await this.hooks.fire('session:connection-lost', { session, clean });
+      if (kept === 'handled') session.detached = true;
+      else await this.unbind(session, clean ? 'closed' : 'disconnected');
+    });
   }
 
-  /** Ends every session whose connection lived on `edge` (that shard crashed). */
+  /** Every connection on `edge` is gone (that shard crashed): as if each had dropped. */
   edgeLost(edge: ShardId): void {
     for (const session of [...this.sessions.all()]) {
-      if (session.edge === edge) session.queue.push(() => this.unbind(session, 'edge shard restarted'));
+      if (session.edge === edge) this.connectionEnded(edge, session.connId, false);
     }
+  }
+
+  reattach(session: SessionRecord, edge: ShardId, connId: number): void {
+    this.sessions.reattach(session, edge, connId);
   }
 
   async unbind(session: SessionRecord, reason: string): Promise<void> {

@@ -7,6 +7,7 @@ import type { Router } from '../router/router.ts';
 import type { UserStores } from '../storage/ports.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
+import type { HomeSessions } from './home.ts';
 import type { SessionTable } from './session-table.ts';
 
 export interface ContextDeps {
@@ -18,6 +19,7 @@ export interface ContextDeps {
   sessions: SessionTable;
   registry: Registry;
   router: Router;
+  home: HomeSessions;
   call(key: string, method: string, params: unknown): Promise<unknown>;
 }
 
@@ -61,6 +63,8 @@ function createContext(m: XmppModule, d: ContextDeps): ModuleContext {
     sendToSession: (session, stanza) => router.sendToSession(session, stanza),
     writeToSession: (session, stanza) => router.writeToSession(session, stanza),
     closeSession: (session, condition, text) => router.closeSession(session, condition, text),
+    unbindSession: (session, reason) => d.home.unbind(session, reason),
+    reattachSession: (session, edge, connId) => d.home.reattach(session, edge, connId),
     call: d.call,
   };
 }

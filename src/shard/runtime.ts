@@ -95,6 +95,7 @@ export class ShardRuntime {
       sessions: this.sessions,
       registry: this.registry,
       router: this.router,
+      home: this.home,
       call: (key, method, params) => this.call(key, method, params),
     });
   }
@@ -190,7 +191,7 @@ export class ShardRuntime {
         this.home.fromConnection(from, env.a, parseElement(env.payload));
         return;
       case FrameKind.SessionEnd:
-        this.home.connectionEnded(from, env.a);
+        this.home.connectionEnded(from, env.a, env.b === 1);
         return;
       case FrameKind.CloseConnection: {
         const space = env.payload.indexOf(' ');
@@ -237,9 +238,9 @@ export class ShardRuntime {
           this.edge.connections.get(connId)?.close('policy-violation', 'stanza too large');
         }
       },
-      sessionEnd: (home, connId) => {
-        if (home === this.id) this.home.connectionEnded(this.id, connId);
-        else this.send(home, encodeEnvelope(FrameKind.SessionEnd, this.id, connId, 0, ''));
+      sessionEnd: (home, connId, clean) => {
+        if (home === this.id) this.home.connectionEnded(this.id, connId, clean);
+        else this.send(home, encodeEnvelope(FrameKind.SessionEnd, this.id, connId, clean ? 1 : 0, ''));
       },
       nextConnectionId: () => this.nextConnId++,
       register: (conn: ConnectionHandle) => this.edge.connections.set(conn.id, conn),

@@ -9,8 +9,11 @@ export interface SessionRecord {
   readonly jid: Jid;
   readonly bare: string;
   readonly full: string;
-  readonly edge: ShardId;
-  readonly connId: number;
+  /** Where the connection lives; changes when a session is resumed on a new connection (XEP-0198). */
+  edge: ShardId;
+  connId: number;
+  /** The connection is gone but the session waits for resumption (XEP-0198); writes are held back. */
+  detached: boolean;
   readonly boundAt: number;
   readonly queue: SerialQueue;
   /** RFC 6121 §4.2: has sent initial presence and not yet unavailable. */
@@ -51,6 +54,15 @@ export class SessionTable {
       if (resources.size === 0) this.users.delete(session.bare);
     }
     this.conns.delete(connKey(session.edge, session.connId));
+  }
+
+  /** Moves a session to a new connection (XEP-0198 resumption). */
+  reattach(session: SessionRecord, edge: ShardId, connId: number): void {
+    this.conns.delete(connKey(session.edge, session.connId));
+    session.edge = edge;
+    session.connId = connId;
+    session.detached = false;
+    this.conns.set(connKey(edge, connId), session);
   }
 
   ofUser(bare: string): SessionRecord[] {

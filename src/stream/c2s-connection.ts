@@ -165,10 +165,13 @@ export class C2sConnection implements ConnectionHandle {
       }
       return this.fail(new StreamError('not-authorized'));
     }
-    if (el.name === 'iq' && el.attrs.type === 'set' && el.getChild('bind', NS.BIND))
+    if (el.name === 'iq' && el.attrs.type === 'set' && el.getChild('bind', NS.BIND)) {
       return void this.bind(el).catch((err) => this.internalError(err));
-    if (el.name === 'iq' && el.getChild('session', NS.SESSION)) {
-      this.writeElement(xml('iq', { type: 'result', id: String(el.attrs.id ?? '') }));
+    }
+    // XEP-0198 §5: <resume/> takes the place of binding; <enable/> needs a bound resource first (§4).
+    if (el.name === 'resume' && ns === NS.SM) return void this.resumeSession(el).catch((err) => this.internalError(err));
+    if (el.name === 'enable' && ns === NS.SM) {
+      this.write(`<failed xmlns='${NS.SM}'><unexpected-request xmlns='${NS.STANZAS}'/></failed>`);
       return;
     }
     // RFC 6120 §7.1: nothing but binding is allowed between authentication and binding.
@@ -234,7 +237,7 @@ export class C2sConnection implements ConnectionHandle {
     span.end();
     this.binding = false;
     if (this.closing) {
-      if (answer.ok) this.s.sessionEnd(answer.home, this.id);
+      if (answer.ok) this.s.sessionEnd(answer.home, this.id, true);
       return;
     }
     if (!answer.ok) {
@@ -246,6 +249,33 @@ export class C2sConnection implements ConnectionHandle {
     this.writeElement(xml('iq', { type: 'result', id }, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, answer.full))));
   }
 
+  /** XEP-0198 §5: resumes a detached session (kept by its home shard) on this connection. */
+  private async resumeSession(el: Element): Promise<void> {
+    if (this.binding || this.username === null) return;
+    this.binding = true;
+    const bare = `${normalizeLocal(this.username)}@${this.s.config.domain}`;
+    const answer = (await this.s.call(bare, 'sm.resume', {
+      bare,
+      previd: String(el.attrs.previd ?? ''),
+      h: Number(el.attrs.h ?? Number.NaN),
+      edge: this.s.shard,
+      connId: this.id,
+    })) as { ok: true; full: string; home: number } | { ok: false; h: number | null; condition: string };
+    this.binding = false;
+    if (this.closing) {
+      if (answer.ok) this.s.sessionEnd(answer.home, this.id, false);
+      return;
+    }
+    if (!answer.ok) {
+      const h = answer.h === null ? '' : ` h='${answer.h}'`;
+      this.write(`<failed xmlns='${NS.SM}'${h}><${answer.condition} xmlns='${NS.STANZAS}'/></failed>`);
+      return;
+    }
+    // The home shard has already written <resumed/> and the unacknowledged stanzas to this connection.
+    this.bound = { full: answer.full, home: answer.home };
+    this.s.log.info({ jid: answer.full, conn: this.id, home: answer.home }, 'session resumed');
+  }
+
   private forward(el: Element): void {
     const bound = this.bound as BindResult;
     if (STANZA_KINDS.has(el.name)) {
@@ -254,10 +284,6 @@ export class C2sConnection implements ConnectionHandle {
       if (from !== undefined && from !== bound.full && from !== bound.full.slice(0, bound.full.indexOf('/'))) {
         return this.fail(new StreamError('invalid-from'));
       }
-    }
-    if (el.name === 'iq' && el.getChild('session', NS.SESSION) && el.attrs.type === 'set') {
-      this.writeElement(xml('iq', { type: 'result', id: String(el.attrs.id ?? '') }));
-      return;
     }
     this.s.sessionIn(bound.home, this.id, el);
   }
@@ -316,9 +342,12 @@ export class C2sConnection implements ConnectionHandle {
   }
 
   private onClosed(): void {
+    // Clean: either side closed the stream before the socket went. Otherwise the connection dropped,
+    // and a session with XEP-0198 resumption enabled waits for the client to come back.
+    const clean = this.closing;
     this.closing = true;
     this.s.unregister(this);
     this.s.metrics.connections.dec({ transport: this.encrypted && this.transport === 'tcp' ? 'starttls' : this.transport });
-    if (this.bound) this.s.sessionEnd(this.bound.home, this.id);
+    if (this.bound) this.s.sessionEnd(this.bound.home, this.id, clean);
   }
 }

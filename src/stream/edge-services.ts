@@ -29,8 +29,8 @@ export interface EdgeServices {
   call(key: string, method: string, params: unknown): Promise<unknown>;
   /** Forwards a client stanza of a bound connection to its session's home shard. */
   sessionIn(home: ShardId, connId: number, stanza: Element): void;
-  /** Tells the home shard that a bound connection is gone. */
-  sessionEnd(home: ShardId, connId: number): void;
+  /** Tells the home shard that a bound connection is gone; `clean` if the stream was closed, not dropped. */
+  sessionEnd(home: ShardId, connId: number, clean: boolean): void;
   /** Allocates a connection id, unique on this shard. */
   nextConnectionId(): number;
   register(conn: ConnectionHandle): void;

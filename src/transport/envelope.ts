@@ -20,7 +20,7 @@ export const FrameKind = {
   RpcResponse: 5,
   /** Close local connection `a` with the stream error condition in the payload ('' = clean close). */
   CloseConnection: 6,
-  /** The edge's connection `a` has gone: the home shard unbinds its session. */
+  /** The edge's connection `a` has gone (b = 1 if the stream was closed cleanly): the home shard unbinds or keeps its session. */
   SessionEnd: 7,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];

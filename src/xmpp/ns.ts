@@ -21,6 +21,7 @@ export const NS = {
   REGISTER: 'jabber:iq:register',
   REGISTER_FEATURE: 'http://jabber.org/features/iq-register',
   CSI: 'urn:xmpp:csi:0',
+  SM: 'urn:xmpp:sm:3',
   CAPS: 'http://jabber.org/protocol/caps',
   DELAY: 'urn:xmpp:delay',
   OFFLINE: 'msgoffline',

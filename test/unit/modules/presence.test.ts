@@ -50,7 +50,7 @@ async function send(c: TestCluster, client: TestClient, xmlText: string): Promis
 
 /** The connection drops: the home shard unbinds the session (fires 'session:unbound'). */
 async function disconnect(c: TestCluster, client: TestClient): Promise<void> {
-  c.shards[client.conn.home as number]?.home.connectionEnded(client.shard.id, client.conn.id);
+  c.shards[client.conn.home as number]?.home.connectionEnded(client.shard.id, client.conn.id, false);
   await c.settle();
 }
 
