@@ -31,8 +31,21 @@ type StanzaKind = 'message' | 'presence' | 'iq';
 export class Router {
   private readonly d: RouterDeps;
 
+  // prom-client hashes a label object on every inc(); the bound child per kind avoids that per stanza.
+  private readonly countersIn = new Map<string, { inc(): void }>();
+  private readonly countersOut = new Map<string, { inc(): void }>();
+
   constructor(deps: RouterDeps) {
     this.d = deps;
+  }
+
+  private count(cache: Map<string, { inc(): void }>, counter: ShardMetrics['stanzasIn'], kind: string): void {
+    let child = cache.get(kind);
+    if (!child) {
+      child = counter.labels({ kind });
+      cache.set(kind, child);
+    }
+    child.inc();
   }
 
   /**
@@ -66,7 +79,7 @@ export class Router {
     const toText = stanza.attrs.to as string | undefined;
     const to = toText === undefined ? undefined : tryParseJid(toText);
     if (toText !== undefined && !to) return this.bounce(stanza, new StanzaError('modify', 'jid-malformed'), session);
-    this.d.metrics.stanzasIn.inc({ kind });
+    this.count(this.countersIn, this.d.metrics.stanzasIn, kind);
     const outcome = this.d.registry.hooks.fire('stanza:outbound', { session, stanza, to });
     if (outcome instanceof Promise) {
       return outcome.then(
@@ -205,7 +218,7 @@ export class Router {
     if (this.d.registry.hooks.has('session:write') && this.d.registry.hooks.fire('session:write', { session, stanza }) === 'handled')
       return;
     if (session.detached) return;
-    this.d.metrics.stanzasOut.inc({ kind: stanza.name });
+    this.count(this.countersOut, this.d.metrics.stanzasOut, stanza.name);
     this.d.writeToConnection(session.edge, session.connId, stanza.toString());
   }
 

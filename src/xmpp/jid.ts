@@ -19,8 +19,15 @@ export class JidError extends Error {
   }
 }
 
+/** Printable ASCII needs no Unicode normalisation; most JIDs are, and NFKC is costly per routed stanza. */
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
+
+function fold(part: string): string {
+  return PRINTABLE_ASCII.test(part) ? part.toLowerCase() : part.normalize('NFKC').toLowerCase();
+}
+
 export function normalizeLocal(local: string): string {
-  return local.normalize('NFKC').toLowerCase();
+  return fold(local);
 }
 
 /** Parses and normalises a JID; throws JidError (callers answer `jid-malformed`). */
@@ -30,7 +37,7 @@ export function parseJid(text: string): Jid {
   const resource = slash === -1 ? '' : text.slice(slash + 1);
   const at = head.lastIndexOf('@');
   const local = at === -1 ? '' : normalizeLocal(head.slice(0, at));
-  let domain = (at === -1 ? head : head.slice(at + 1)).normalize('NFKC').toLowerCase();
+  let domain = fold(at === -1 ? head : head.slice(at + 1));
   if (domain.endsWith('.')) domain = domain.slice(0, -1); // RFC 7622 §3.2: strip a trailing dot
   if (domain === '' || /[\s@/]/u.test(domain)) throw new JidError(`bad domainpart in "${text}"`);
   if (at !== -1 && local === '') throw new JidError(`empty localpart in "${text}"`);

@@ -22,9 +22,12 @@ export class BlockListCache {
   get(bare: string): BlockList | Promise<BlockList> {
     const cached = this.lists.get(bare);
     if (cached) {
-      // Re-insert to mark it most recently used (Map iteration order is insertion order).
-      this.lists.delete(bare);
-      this.lists.set(bare, cached);
+      // Re-insert to mark it most recently used (Map iteration order is insertion order), but only
+      // once evictions are near: the delete+set costs ~4% of a routed stanza (bench/RESULTS.md).
+      if (this.lists.size > this.maxUsers / 2) {
+        this.lists.delete(bare);
+        this.lists.set(bare, cached);
+      }
       return cached;
     }
     const pending = this.loading.get(bare);
