@@ -13,7 +13,7 @@ const major = Number(process.versions.node.split('.')[0]);
 const bundled = join(root, 'node_modules', '.bin', 'node');
 const node = major >= 24 ? process.execPath : existsSync(bundled) ? bundled : null;
 if (!node) {
-  console.error('waddle needs Node.js 24 or newer: run `npm ci` in ' + root + ' to install it locally.');
+  console.error(`waddle needs Node.js 24 or newer: run 'npm ci' in ${root} to install it locally.`);
   process.exit(1);
 }
 const child = spawn(node, [main, ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -2,6 +2,7 @@
 import type { XmppModule } from '../router/module.ts';
 import accounts from './accounts/index.ts';
 import blocking from './blocking/index.ts';
+import carbons from './carbons/index.ts';
 import csi from './csi/index.ts';
 import disco from './disco/index.ts';
 import messaging from './messaging/index.ts';
@@ -14,6 +15,9 @@ import legacySession from './legacy-session/index.ts';
 import version from './version/index.ts';
 
 // stream-management comes before csi: CSI's held stanzas are counted when they are finally written.
+// carbons comes after messaging (it listens to messaging's 'message:delivered') and after blocking: its
+// hooks run by priority (outbound copies at Fallback, after blocking's Guard veto), and listing it
+// after blocking keeps that order even where priorities tie.
 export const modules: readonly XmppModule[] = [
   accounts,
   legacySession,
@@ -25,6 +29,7 @@ export const modules: readonly XmppModule[] = [
   messaging,
   offline,
   blocking,
+  carbons,
   streamManagement,
   csi,
 ];

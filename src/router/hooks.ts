@@ -32,12 +32,19 @@ export interface HookMap {
   'session:connection-lost': { session: SessionRecord; clean: boolean };
   /** An element is being written to the session's connection (XEP-0198 counts and keeps it); 'handled' holds it back. */
   'session:write': { session: SessionRecord; stanza: Element };
+  /** XEP-0386: an inline element of a Bind2 request; a module that handles it may add result elements for <bound/>. */
+  'session:bind2-inline': { session: SessionRecord; element: Element; results: Element[]; enabled: Set<string> };
   /** A stanza is about to be written to a session (CSI may hold it back). */
   'session:deliver': { session: SessionRecord; stanza: Element };
   /** The server is about to send a local user's presence (broadcast, probe, unavailable) to a contact. */
   'presence:broadcast': { owner: string; stanza: Element; to: Jid };
   /** An iq from another entity for a local user's bare JID, before the account's iq handlers (XEP-0191 blocking). */
   'iq:inbound-bare': { stanza: Element; to: Jid };
+  /**
+   * RFC 6121 §8.5: a message for a local user (bare or full JID) was handed to `delivered`, the sessions
+   * that got the original, on the user's home shard (XEP-0280 carbons copy it to the others).
+   */
+  'message:delivered': { stanza: Element; to: Jid; delivered: readonly SessionRecord[] };
 }
 
 export type HookName = keyof HookMap;

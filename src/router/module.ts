@@ -73,12 +73,18 @@ export interface ModuleContext {
   };
   /** Stream features offered after authentication (e.g. `<csi/>`, `<ver/>`), built on each edge. */
   streamFeature(element: () => Element): void;
+  /** XEP-0386: advertises `ns` as enable-able inline in Bind2; the module handles 'session:bind2-inline'. */
+  bind2Feature(ns: string): void;
   /** A named request other shards (or the connection's edge) can make of the shard owning a JID. */
   rpc(method: string, fn: RpcHandler): void;
   /** Sends a stanza to whoever owns its `to` (this shard, another shard over the mesh, or an error). */
   route(stanza: Element): void;
   /** Writes a stanza to one session (through the session:deliver hook, e.g. CSI buffering). */
   sendToSession(session: SessionRecord, stanza: Element): void;
+  /** Writes serialised XML without hooks or counting (SASL2 success, stream features). */
+  writeRaw(session: SessionRecord, xml: string): void;
+  /** Post-authentication stream features of this server (for SASL2, which has no stream restart). */
+  streamFeatures(): Element[];
   /** Writes without hooks (used by CSI itself when flushing). */
   writeToSession(session: SessionRecord, stanza: Element): void;
   /** Closes a session's connection with a stream error condition ('' for a clean close). */

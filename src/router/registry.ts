@@ -16,6 +16,7 @@ export class Registry {
   private readonly identities: Record<IqScope, Identity[]> = { server: [], account: [] };
   private readonly postAuthFeatures: (() => Element)[] = [];
   private readonly rpcMethods = new Map<string, RpcHandler>();
+  private readonly bind2Inline = new Set<string>();
   readonly claims: { module: string; claim: XepClaim }[] = [];
 
   static checkDependencies(modules: readonly XmppModule[]): void {
@@ -61,6 +62,15 @@ export class Registry {
 
   streamFeatures(): Element[] {
     return this.postAuthFeatures.map((build) => build());
+  }
+
+  /** XEP-0386: a feature a client may enable inline in a Bind2 request. */
+  addBind2Feature(ns: string): void {
+    this.bind2Inline.add(ns);
+  }
+
+  bind2Features(): string[] {
+    return [...this.bind2Inline];
   }
 
   addRpc(method: string, fn: RpcHandler): void {

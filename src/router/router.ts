@@ -222,6 +222,11 @@ export class Router {
     this.d.writeToConnection(session.edge, session.connId, stanza.toString());
   }
 
+  /** Writes serialised XML as is (no hooks, not a stanza): SASL2 success and stream features. */
+  writeRaw(session: SessionRecord, xml: string): void {
+    if (!session.closed && !session.detached) this.d.writeToConnection(session.edge, session.connId, xml);
+  }
+
   closeSession(session: SessionRecord, condition: string, text?: string): void {
     this.d.closeConnection(session.edge, session.connId, condition, text);
   }

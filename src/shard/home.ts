@@ -7,7 +7,11 @@ import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { ShardId } from '../transport/channel.ts';
 import { StreamError } from '../xmpp/errors.ts';
 import { type Jid, JidError, parseJid } from '../xmpp/jid.ts';
-import type { Element } from '../xmpp/xml.ts';
+import { createHash } from 'node:crypto';
+import { postAuthFeatures, sasl2Success, type Sasl2SuccessParts } from '../xmpp/sasl2-success.ts';
+import { NS } from '../xmpp/ns.ts';
+import { parseElement } from '../xmpp/stream-parser.ts';
+import { type Element, xml } from '../xmpp/xml.ts';
 import { SerialQueue } from './serial-queue.ts';
 import type { SessionRecord, SessionTable } from './session-table.ts';
 
@@ -16,11 +20,20 @@ export interface BindRequest {
   resource: string | null;
   edge: ShardId;
   connId: number;
+  /** XEP-0386 Bind2 inside a SASL2 authentication: the home writes the <success/> itself. */
+  bind2?: { tag: string | null; userAgentId: string | null; inline: string[]; success: Sasl2SuccessParts };
 }
 
 export type BindAnswer = { ok: true; full: string; home: ShardId } | { ok: false; condition: string };
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
+
+/** XEP-0386: the client's tag plus a part stable per user agent, so a reconnecting device gets its resource back. */
+function bind2Resource(tag: string | null, userAgentId: string | null): string {
+  const prefix = (tag ?? '').replace(/[^\p{L}\p{N}._-]/gu, '').slice(0, 32) || 'waddle';
+  const suffix = userAgentId ? createHash('sha256').update(userAgentId).digest('hex').slice(0, 8) : crypto.randomUUID().slice(0, 8);
+  return `${prefix}.${suffix}`;
+}
 
 export class HomeSessions {
   private readonly shard: ShardId;
@@ -29,8 +42,19 @@ export class HomeSessions {
   private readonly router: Router;
   private readonly log: Logger;
   private readonly metrics: ShardMetrics;
+  private readonly features: () => Element[];
 
-  constructor(d: { shard: ShardId; sessions: SessionTable; hooks: HookBus; router: Router; log: Logger; metrics: ShardMetrics }) {
+  constructor(d: {
+    shard: ShardId;
+    sessions: SessionTable;
+    hooks: HookBus;
+    router: Router;
+    log: Logger;
+    metrics: ShardMetrics;
+    /** The post-authentication stream features (for SASL2, which has no stream restart). */
+    features: () => Element[];
+  }) {
+    this.features = d.features;
     this.shard = d.shard;
     this.sessions = d.sessions;
     this.hooks = d.hooks;
@@ -40,7 +64,11 @@ export class HomeSessions {
   }
 
   async bind(req: BindRequest): Promise<BindAnswer> {
-    const resource = req.resource?.trim() ? req.resource : `waddle-${crypto.randomUUID().slice(0, 8)}`;
+    const resource = req.bind2
+      ? bind2Resource(req.bind2.tag, req.bind2.userAgentId)
+      : req.resource?.trim()
+        ? req.resource
+        : `waddle-${crypto.randomUUID().slice(0, 8)}`;
     let jid: Jid;
     try {
       jid = parseJid(`${req.bare}/${resource}`);
@@ -74,7 +102,23 @@ export class HomeSessions {
     this.sessions.add(session);
     this.metrics.sessions.inc();
     await this.hooks.fire('session:bound', { session });
+    if (req.bind2) await this.finishBind2(session, req.bind2);
     return { ok: true, full, home: this.shard };
+  }
+
+  /**
+   * XEP-0386 §…: runs the inline requests (e.g. XEP-0198 <enable/>, XEP-0280 <enable/>), then writes the
+   * SASL2 <success/> with <bound/> and the remaining stream features, before anything else reaches the
+   * session, so the client sees them in that order.
+   */
+  private async finishBind2(session: SessionRecord, bind2: NonNullable<BindRequest['bind2']>): Promise<void> {
+    const results: Element[] = [];
+    const enabled = new Set<string>();
+    for (const text of bind2.inline) {
+      await this.hooks.fire('session:bind2-inline', { session, element: parseElement(text), results, enabled });
+    }
+    const bound = xml('bound', { xmlns: NS.BIND2 }, ...results);
+    this.router.writeRaw(session, sasl2Success(bind2.success, session.full, [bound]) + postAuthFeatures(this.features(), true, enabled));
   }
 
   /** A stanza or nonza from a bound connection, in the session's arrival order. */

@@ -84,6 +84,7 @@ export class ShardRuntime {
       router: this.router,
       log: o.log,
       metrics: o.metrics,
+      features: () => this.registry.streamFeatures(),
     });
     this.registry.addRpc('session.bind', (params) => this.home.bind(params as BindRequest));
     setupModules(o.modules, {
@@ -231,6 +232,8 @@ export class ShardRuntime {
       log: o.log,
       metrics: o.metrics,
       streamFeatures: () => this.registry.streamFeatures(),
+      bind2Features: () => this.registry.bind2Features(),
+      hasRpc: (method) => this.registry.rpc(method) !== undefined,
       call: (key, method, params) => this.call(key, method, params),
       sessionIn: (home, connId, stanza: Element) => {
         if (home === this.id) this.home.fromConnection(this.id, connId, stanza);

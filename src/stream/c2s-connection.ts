@@ -11,6 +11,7 @@ import { StreamParser } from '../xmpp/stream-parser.ts';
 import { type Element, escapeXml, xml } from '../xmpp/xml.ts';
 import type { BindResult, ConnectionHandle, EdgeServices } from './edge-services.ts';
 import { SaslNegotiation } from './sasl-negotiation.ts';
+import { Sasl2Flow, sasl2Feature } from './sasl2-flow.ts';
 import { handlePreAuthRegister } from './pre-auth-register.ts';
 
 const PRE_AUTH_TIMEOUT_MS = 60_000;
@@ -37,6 +38,7 @@ export class C2sConnection implements ConnectionHandle {
   private bound: BindResult | null = null;
   private binding = false;
   private sasl: SaslNegotiation | null = null;
+  private sasl2: Sasl2Flow | null = null;
   private closing = false;
   private lastActivity = Date.now();
   private readonly openedAt = Date.now();
@@ -135,6 +137,7 @@ export class C2sConnection implements ConnectionHandle {
     if (this.username === null) {
       if (this.encrypted || !this.s.config.c2s.requireTls) {
         f.append(xml('mechanisms', { xmlns: NS.SASL }, ...SaslNegotiation.mechanisms(this.encrypted).map((m) => xml('mechanism', {}, m))));
+        f.append(sasl2Feature(this.s, this.encrypted));
         if (this.s.config.registration) f.append(xml('register', { xmlns: NS.REGISTER_FEATURE }));
       }
       return f;
@@ -160,6 +163,7 @@ export class C2sConnection implements ConnectionHandle {
     }
     if (this.username === null) {
       if (ns === NS.SASL) return void this.onSasl(el);
+      if (ns === NS.SASL2) return void this.onSasl2(el).catch((err) => this.internalError(err));
       if (el.name === 'iq' && this.s.config.registration && el.getChild('query', NS.REGISTER)) {
         return void handlePreAuthRegister(el, this.s, (reply) => this.writeElement(reply)).catch((err) => this.internalError(err));
       }
@@ -209,14 +213,42 @@ export class C2sConnection implements ConnectionHandle {
     if (!this.sasl) this.sasl = new SaslNegotiation(this.s, this.encrypted);
     const outcome = await this.sasl.handle(el);
     if (this.closing) return;
-    this.writeElement(outcome.reply);
-    if (outcome.username !== undefined) {
+    if (outcome.kind === 'success') {
+      if (outcome.reply) this.writeElement(outcome.reply);
       this.username = outcome.username;
       this.sasl = null;
       this.parser.reset(); // RFC 6120 §6.4.6: the client opens a new stream after <success/>
-    } else if (outcome.tooManyFailures) {
-      this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+      return;
     }
+    this.writeElement(outcome.reply);
+    if (outcome.tooManyFailures) this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+  }
+
+  /** XEP-0388: SASL2, with binding, resumption and tokens inline; no stream restart afterwards. */
+  private async onSasl2(el: Element): Promise<void> {
+    if (!this.sasl2) {
+      const conn = this;
+      this.sasl2 = new Sasl2Flow(
+        this.s,
+        {
+          id: this.id,
+          get closing() {
+            return conn.closing;
+          },
+          write: (text) => this.write(text),
+          fail: (err) => this.fail(err),
+          authenticated: (username, bound) => {
+            this.username = username;
+            this.sasl2 = null;
+            if (!bound) return;
+            this.bound = bound;
+            this.s.log.info({ jid: bound.full, conn: this.id, home: bound.home, tls: this.encrypted, sasl2: true }, 'session bound');
+          },
+        },
+        this.encrypted,
+      );
+    }
+    await this.sasl2.handle(el);
   }
 
   private async bind(iq: Element): Promise<void> {

@@ -25,6 +25,10 @@ export interface EdgeServices {
   readonly metrics: ShardMetrics;
   /** Post-authentication stream features contributed by modules. */
   streamFeatures(): Element[];
+  /** XEP-0386 features a client may enable inline when binding. */
+  bind2Features(): string[];
+  /** Whether some module answers this rpc (e.g. 'sm.resume' when stream management is loaded). */
+  hasRpc(method: string): boolean;
   /** An rpc on the shard owning the bare JID `key`. */
   call(key: string, method: string, params: unknown): Promise<unknown>;
   /** Forwards a client stanza of a bound connection to its session's home shard. */

@@ -1,28 +1,33 @@
-// RFC 6120 §6.4: the <auth/>, <challenge/>, <response/>, <abort/> exchange on the edge. The
-// mechanisms themselves (src/stream/sasl/) only see bytes; credentials come from the account's home
-// shard over an rpc, so the edge never opens a user database.
+// The SASL exchange on the edge, in both profiles: RFC 6120 §6.4 (<auth/>, <challenge/>, <response/>,
+// <success/>, <failure/> in urn:ietf:params:xml:ns:xmpp-sasl) and XEP-0388 SASL2 (<authenticate/> with
+// <initial-response/>, the same steps in urn:xmpp:sasl:2, and a <success/> the caller completes with
+// binding or resumption). The mechanisms (src/stream/sasl/) only see bytes; credentials come from the
+// account's home shard over an rpc, so the edge never opens a user database.
+import { getTracer, type Span } from '../telemetry/tracing.ts';
 import { NS } from '../xmpp/ns.ts';
 import { type Element, xml } from '../xmpp/xml.ts';
+import type { EdgeServices } from './edge-services.ts';
 import type { StoredCredentials } from './sasl/credentials.ts';
 import { createPlainServer } from './sasl/plain.ts';
 import { createScramServer, type SaslMechanismServer, type SaslStep } from './sasl/scram.ts';
-import { getTracer, type Span } from '../telemetry/tracing.ts';
-import type { EdgeServices } from './edge-services.ts';
 
 const MAX_FAILURES = 3;
 
-export interface SaslOutcome {
-  reply: Element;
-  username?: string;
-  tooManyFailures?: boolean;
-}
+export type SaslProfile = 'rfc6120' | 'sasl2';
+
+export type SaslOutcome =
+  /** Write `reply` (a challenge, a failure, or an RFC 6120 <success/>) and wait for the next element. */
+  | { kind: 'reply'; reply: Element; tooManyFailures: boolean }
+  /** Authenticated. For SASL2 the caller builds <success/> (binding, resumption, tokens go inside). */
+  | { kind: 'success'; username: string; additionalData: Buffer | null; reply: Element | null };
 
 export class SaslNegotiation {
   private readonly s: EdgeServices;
   private readonly encrypted: boolean;
+  private readonly profile: SaslProfile;
   private mechanism: SaslMechanismServer | null = null;
   private failures = 0;
-  /** One span per authentication exchange, from <auth/> to <success/> or <failure/>. */
+  /** One span per authentication exchange, from the first element to success or failure. */
   private span: Span | null = null;
 
   /** PLAIN only over TLS (RFC 6120 §13.8: never send a password in the clear). */
@@ -30,9 +35,14 @@ export class SaslNegotiation {
     return encrypted ? ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'] : ['SCRAM-SHA-256', 'SCRAM-SHA-1'];
   }
 
-  constructor(services: EdgeServices, encrypted: boolean) {
+  constructor(services: EdgeServices, encrypted: boolean, profile: SaslProfile = 'rfc6120') {
     this.s = services;
     this.encrypted = encrypted;
+    this.profile = profile;
+  }
+
+  private get ns(): string {
+    return this.profile === 'sasl2' ? NS.SASL2 : NS.SASL;
   }
 
   async handle(el: Element): Promise<SaslOutcome> {
@@ -40,13 +50,17 @@ export class SaslNegotiation {
       this.mechanism = null;
       return this.failure('aborted');
     }
-    if (el.name === 'auth') {
+    if (el.name === (this.profile === 'sasl2' ? 'authenticate' : 'auth')) {
       const name = String(el.attrs.mechanism ?? '');
       if (!SaslNegotiation.mechanisms(this.encrypted).includes(name)) return this.failure('invalid-mechanism');
       this.mechanism = this.create(name);
       this.span?.end();
-      this.span = getTracer().startSpan('xmpp.sasl.auth', { attributes: { 'sasl.mechanism': name, 'xmpp.shard': this.s.shard } });
-      const initial = decode(el.text());
+      this.span = getTracer().startSpan('xmpp.sasl.auth', {
+        attributes: { 'sasl.mechanism': name, 'sasl.profile': this.profile, 'xmpp.shard': this.s.shard },
+      });
+      // SASL2 carries the initial response in a child; its absence means none (XEP-0388 §2.3).
+      const text = this.profile === 'sasl2' ? el.getChildText('initial-response') : el.text();
+      const initial = text === null ? null : decode(text);
       if (initial === 'bad') return this.failure('incorrect-encoding');
       return this.outcome(await this.mechanism.start(initial), name);
     }
@@ -72,13 +86,15 @@ export class SaslNegotiation {
   }
 
   private outcome(step: SaslStep, mechanism: string): SaslOutcome {
-    if (step.kind === 'challenge') return { reply: xml('challenge', { xmlns: NS.SASL }, step.data.toString('base64')) };
+    if (step.kind === 'challenge') {
+      return { kind: 'reply', reply: xml('challenge', { xmlns: this.ns }, step.data.toString('base64')), tooManyFailures: false };
+    }
     if (step.kind === 'success') {
       this.mechanism = null;
       this.s.metrics.authAttempts.inc({ mechanism, result: 'success' });
       this.endSpan('success', step.username);
-      const body = step.data ? step.data.toString('base64') : '';
-      return { reply: xml('success', { xmlns: NS.SASL }, body), username: step.username };
+      const reply = this.profile === 'sasl2' ? null : xml('success', { xmlns: NS.SASL }, step.data ? step.data.toString('base64') : '');
+      return { kind: 'success', username: step.username, additionalData: step.data, reply };
     }
     this.s.metrics.authAttempts.inc({ mechanism, result: 'failure' });
     this.endSpan(step.condition);
@@ -96,9 +112,13 @@ export class SaslNegotiation {
   private failure(condition: string, text?: string): SaslOutcome {
     this.mechanism = null;
     if (condition !== 'aborted') this.failures++;
-    const reply = xml('failure', { xmlns: NS.SASL }, xml(condition));
+    // XEP-0388 §2.6.2: SASL2 failures carry the RFC 6120 condition in the RFC 6120 namespace.
+    const reply =
+      this.profile === 'sasl2'
+        ? xml('failure', { xmlns: NS.SASL2 }, xml(condition, { xmlns: NS.SASL }))
+        : xml('failure', { xmlns: NS.SASL }, xml(condition));
     if (text) reply.append(xml('text', {}, text));
-    return { reply, tooManyFailures: this.failures >= MAX_FAILURES };
+    return { kind: 'reply', reply, tooManyFailures: this.failures >= MAX_FAILURES };
   }
 }
 

@@ -63,6 +63,7 @@ function deliver(ctx: ModuleContext, stanza: Element, to: Jid, bare: string, ses
     const session = ctx.sessions.get(bare, to.resource);
     if (session && !session.closed) {
       ctx.sendToSession(session, stanza);
+      notifyDelivered(ctx, stanza, to, [session]);
       return 'handled';
     }
     // RFC 6121 §8.5.3.2.1, no resource matches:
@@ -71,15 +72,21 @@ function deliver(ctx: ModuleContext, stanza: Element, to: Jid, bare: string, ses
     //    service-unavailable so the sender learns the resource is gone (the RFC does not allow
     //    redirecting "normal" to the bare JID), and drop headlines, which are not worth an error;
     //  - error: MUST be silently ignored.
-    if (type === 'chat') return toBareJid(ctx, stanza, type, sessions);
+    if (type === 'chat') return toBareJid(ctx, stanza, to, type, sessions);
     if (type === 'normal' || type === 'groupchat') return refuse();
     return 'handled';
   }
-  return toBareJid(ctx, stanza, type, sessions);
+  return toBareJid(ctx, stanza, to, type, sessions);
 }
 
 /** RFC 6121 §8.5.2: a message addressed to <localpart@domainpart>. The 'to' is never rewritten. */
-function toBareJid(ctx: ModuleContext, stanza: Element, type: MessageType, sessions: readonly SessionRecord[]): Outcome | Promise<never> {
+function toBareJid(
+  ctx: ModuleContext,
+  stanza: Element,
+  to: Jid,
+  type: MessageType,
+  sessions: readonly SessionRecord[],
+): Outcome | Promise<never> {
   // §8.5.2.1.1 and §8.5.2.2.1: an error message to the bare JID MUST be silently ignored.
   if (type === 'error') return 'handled';
   // §8.5.2.1.1 and §8.5.2.2.1: groupchat MUST NOT be delivered; the error SHOULD be service-unavailable.
@@ -89,11 +96,23 @@ function toBareJid(ctx: ModuleContext, stanza: Element, type: MessageType, sessi
     // §8.5.2.1.1: headlines go to every non-negative resource; with none, they MUST be silently ignored
     // (§8.5.2.2.1 too: never stored offline).
     for (const s of candidates) ctx.sendToSession(s, stanza);
+    if (candidates.length > 0) notifyDelivered(ctx, stanza, to, candidates);
     return 'handled';
   }
   // normal/chat with no non-negative available resource: store offline or bounce (§8.5.2.1.1,
   // §8.5.2.2.1) — left to the offline module at Priority.Fallback, then to the router's bounce.
   if (candidates.length === 0) return undefined;
-  for (const s of mostAvailable(candidates)) ctx.sendToSession(s, stanza);
+  const targets = mostAvailable(candidates);
+  for (const s of targets) ctx.sendToSession(s, stanza);
+  notifyDelivered(ctx, stanza, to, targets);
   return 'handled';
+}
+
+/**
+ * Tells other modules who got the original (XEP-0280 §7: carbons go to the resources that "did not
+ * receive it under the RFC 6121 delivery rules"). A notification: a failing listener is only logged.
+ */
+function notifyDelivered(ctx: ModuleContext, stanza: Element, to: Jid, delivered: readonly SessionRecord[]): void {
+  const r = ctx.hooks.fire('message:delivered', { stanza, to, delivered });
+  if (r instanceof Promise) r.catch((err: unknown) => ctx.log.error({ err }, 'message:delivered listener failed'));
 }

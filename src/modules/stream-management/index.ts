@@ -7,6 +7,7 @@ import type { SessionRecord } from '../../shard/session-table.ts';
 import { NS } from '../../xmpp/ns.ts';
 import { parseElement } from '../../xmpp/stream-parser.ts';
 import { type Element, xml } from '../../xmpp/xml.ts';
+import { postAuthFeatures, sasl2Success, type Sasl2SuccessParts } from '../../xmpp/sasl2-success.ts';
 import { SmState } from './state.ts';
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
@@ -36,11 +37,9 @@ export default defineModule({
 
     const write = (session: SessionRecord, el: Element) => ctx.writeToSession(session, el);
 
-    const enable = (session: SessionRecord, el: Element) => {
-      if (states.has(session)) {
-        write(session, xml('failed', { xmlns: NS.SM }, xml('unexpected-request', { xmlns: NS.STANZAS })));
-        return;
-      }
+    /** §4: <enable/> answered with <enabled/> (or <failed/> if already on); returned, not written. */
+    const enable = (session: SessionRecord, el: Element): Element => {
+      if (states.has(session)) return xml('failed', { xmlns: NS.SM }, xml('unexpected-request', { xmlns: NS.STANZAS }));
       const wantsResume = el.attrs.resume === 'true' || el.attrs.resume === '1';
       const state = new SmState(crypto.randomUUID(), wantsResume && resumeTimeoutSec > 0);
       states.set(session, state);
@@ -50,8 +49,17 @@ export default defineModule({
         attrs.max = String(resumeTimeoutSec);
         byId.set(state.id, session);
       }
-      write(session, xml('enabled', attrs));
+      return xml('enabled', attrs);
     };
+
+    // XEP-0386 / XEP-0198 §…: <enable/> inline in Bind2; <enabled/> goes into <bound/>.
+    ctx.bind2Feature(NS.SM);
+    ctx.hooks.on('session:bind2-inline', ({ session, element, results, enabled }) => {
+      if (element.name !== 'enable' || element.attrs.xmlns !== NS.SM) return undefined;
+      results.push(enable(session, element));
+      enabled.add(NS.SM);
+      return 'handled';
+    });
 
     ctx.hooks.on('session:received', ({ session, element }) => {
       if (STANZAS.has(element.name)) states.get(session)?.countInbound();
@@ -60,7 +68,7 @@ export default defineModule({
     ctx.hooks.on('session:nonza', ({ session, element }) => {
       if (element.attrs.xmlns !== NS.SM) return undefined;
       const state = states.get(session);
-      if (element.name === 'enable') enable(session, element);
+      if (element.name === 'enable') write(session, enable(session, element));
       else if (element.name === 'r' && state) write(session, xml('a', { xmlns: NS.SM, h: String(state.inbound) }));
       else if (element.name === 'a' && state) {
         if (!state.ack(Number(element.attrs.h))) {
@@ -125,7 +133,15 @@ export default defineModule({
     });
 
     ctx.rpc('sm.resume', (params) => {
-      const { bare, previd, h, edge, connId } = params as { bare: string; previd: string; h: number; edge: number; connId: number };
+      const { bare, previd, h, edge, connId, sasl2 } = params as {
+        bare: string;
+        previd: string;
+        h: number;
+        edge: number;
+        connId: number;
+        /** Set when the resumption is inline in a SASL2 <authenticate/>: <resumed/> goes inside <success/>. */
+        sasl2?: Sasl2SuccessParts;
+      };
       const session = byId.get(previd);
       const state = session && states.get(session);
       if (!session || !state || session.bare !== bare || session.closed) {
@@ -138,7 +154,13 @@ export default defineModule({
       // The old connection may still look open (half-open TCP): it is replaced.
       if (!session.detached) ctx.closeSession(session, 'conflict', 'the session was resumed on another connection');
       ctx.reattachSession(session, edge, connId);
-      write(session, xml('resumed', { xmlns: NS.SM, previd, h: String(state.inbound) }));
+      const resumed = xml('resumed', { xmlns: NS.SM, previd, h: String(state.inbound) });
+      if (sasl2)
+        ctx.writeRaw(
+          session,
+          sasl2Success(sasl2, session.full, [resumed]) + postAuthFeatures(ctx.streamFeatures(), true, new Set([NS.SM])),
+        );
+      else write(session, resumed);
       state.replaying = true;
       try {
         for (const { stanza } of state.unacked) write(session, stanza);
