@@ -49,15 +49,17 @@ export class AccountRepo implements AccountStore {
     // One unit = one transaction: the account never disappears while its roster or messages remain.
     // Explicit deletes rather than FOREIGN KEY cascades, so roster/offline/block rows do not require an
     // account row (e.g. a roster created before registration completes) and the stores stay independent.
-    // roster_versions is kept on purpose (see ports.ts, XEP-0237 §2).
+    // roster_versions is kept on purpose (see ports.ts, XEP-0237 §2). FAST tokens go too: a re-created account
+    // must not be reachable with a token issued to the old one. The accounts row is deleted last.
     const unit: InStatement[] = [
       { sql: 'DELETE FROM roster_items WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM offline_messages WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM blocks WHERE jid = ?', args: [jid] },
+      { sql: 'DELETE FROM fast_tokens WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM accounts WHERE jid = ?', args: [jid] },
     ];
     const rs = await db.writer.enqueueUnit(unit);
-    return rs[3]?.rowsAffected === 1;
+    return rs[unit.length - 1]?.rowsAffected === 1;
   }
 
   async list(): Promise<string[]> {

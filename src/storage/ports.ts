@@ -25,8 +25,8 @@ export interface AccountStore {
   /** `false` if there is no such account. */
   setCredentials(jid: string, creds: Account['credentials']): Promise<boolean>;
   /**
-   * Deletes the account and, atomically with it, the user's roster items, offline messages and block list
-   * (RFC 6121 leaves no state behind for a removed account; XEP-0077 §3.2 "cancel"). The roster version
+   * Deletes the account and, atomically with it, the user's roster items, offline messages, block list and
+   * FAST tokens (RFC 6121 leaves no state behind for a removed account; XEP-0077 §3.2 "cancel"). The roster version
    * counter is kept so a re-created account never reuses an old version id (XEP-0237 §2: a version
    * identifies one roster state). `false` if there was no account (the purge still runs).
    */
@@ -89,11 +89,53 @@ export interface BlockStore {
   clear(jid: string): Promise<void>;
 }
 
+/**
+ * One XEP-0484 FAST token. `token` is the secret itself, not a hash of it: the HT mechanisms use it as the
+ * HMAC key (draft-schmaus-kitten-sasl-ht-08 §3.1), so the server must be able to recompute the proof, as
+ * Prosody's mod_sasl2_fast does. Treat stored tokens like passwords (XEP-0484 §4.1).
+ */
+export interface FastToken {
+  jid: string;
+  /** The SASL2 <user-agent id='…'/> of the client it was issued to (XEP-0388 §2.1, XEP-0484 §4.1). */
+  userAgentId: string;
+  /** The HT mechanism the token is bound to (XEP-0484 §3.4). */
+  mechanism: string;
+  token: string;
+  /** ms since the epoch */
+  expiresAt: number;
+  /** ms since the epoch */
+  createdAt: number;
+}
+
+/**
+ * XEP-0484 tokens, per user and client, in the two slots of XEP-0484 §5.1: 'new' (issued, never used) and
+ * 'current' (used at least once). At most two tokens per client are ever valid.
+ */
+export interface FastTokenStore {
+  /**
+   * Issues a fresh token (256 random bits) for (jid, userAgentId) into the 'new' slot. It replaces an earlier
+   * token that was never used (XEP-0484 §3.5: SHOULD invalidate issued-but-unused tokens) and leaves the
+   * 'current' one valid until the new one is used (§3.5: MUST NOT invalidate it before), so a client that
+   * never received the new token can still log in.
+   */
+  issue(jid: string, userAgentId: string, mechanism: string, ttlMs: number, now?: number): Promise<FastToken>;
+  /**
+   * Records a successful authentication with `token` (XEP-0484 §3.5): every token of the same client with an
+   * earlier expiry is invalidated, and a 'new' token becomes the 'current' one. Unknown tokens are ignored.
+   */
+  used(jid: string, userAgentId: string, token: string): Promise<void>;
+  /** Currently valid (unexpired) tokens of the user, optionally of one client only, newest first. */
+  valid(jid: string, userAgentId?: string, now?: number): Promise<FastToken[]>;
+  /** Invalidates all tokens of (jid, userAgentId) (XEP-0484 §3.6 'invalidate'), or all of the user's. */
+  revoke(jid: string, userAgentId?: string): Promise<void>;
+}
+
 export interface UserStores {
   accounts: AccountStore;
   roster: RosterStore;
   offline: OfflineStore;
   blocks: BlockStore;
+  fast: FastTokenStore;
   /** Commits everything queued so far, then closes every file. Later calls fail. */
   close(): Promise<void>;
   /** Resolves when every write queued before the call has committed (or failed). */

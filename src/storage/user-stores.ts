@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { GROUP_COUNT, type Placement } from '../shard/placement.ts';
 import { AccountRepo } from './account-repo.ts';
 import { BlockRepo } from './block-repo.ts';
+import { FastTokenRepo } from './fast-token-repo.ts';
 import { OfflineRepo } from './offline-repo.ts';
 import type { UserStores } from './ports.ts';
 import { RosterRepo } from './roster-repo.ts';
@@ -27,6 +28,7 @@ export function openUserStores(opts: OpenUserStoresOptions): UserStores {
     roster: new RosterRepo(groups),
     offline: new OfflineRepo(groups),
     blocks: new BlockRepo(groups),
+    fast: new FastTokenRepo(groups),
     flush: () => groups.flush(),
     close: () => groups.close(),
   };

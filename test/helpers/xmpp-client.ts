@@ -29,6 +29,8 @@ export async function connectXmppJs(opts: {
     username: opts.username,
     password: opts.password,
     ...(opts.resource ? { resource: opts.resource } : {}),
+    // xmpp.js waits 2 s per step by default; CI runs two server processes on two cores at once.
+    timeout: 15_000,
   });
   xmpp.reconnect.stop();
   xmpp.on('error', () => {});

@@ -21,6 +21,7 @@ t.test('xmpp.js resumes after an abrupt drop without losing or duplicating messa
     username: 'alice',
     password: 'pw',
     resource: 'phone',
+    timeout: 15_000, // xmpp.js waits 2 s per step by default; CI runs two servers on two cores at once
   });
   alice.on('error', () => {});
   alice.reconnect.delay = 200;

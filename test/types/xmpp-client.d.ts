@@ -25,5 +25,6 @@ declare module '@xmpp/client' {
     password?: string;
     resource?: string;
     credentials?: unknown;
+    timeout?: number;
   }): XmppClient;
 }

@@ -63,7 +63,6 @@ export default defineModule({
       ctx.sessions.ofUser(bare).filter((s) => enabled.has(s) && !s.closed && !skip(s));
 
     const sendCopies = (direction: CarbonDirection, owner: string, original: Element, targets: readonly SessionRecord[]) => {
-      if (targets.length === 0) return;
       const forwarded = forwardedCopy(original);
       const type = original.attrs.type as string | undefined;
       for (const s of targets) ctx.sendToSession(s, buildCarbon(direction, owner, s.full, type, forwarded));
@@ -80,13 +79,10 @@ export default defineModule({
         // A message to the user's own account (or without 'to', which RFC 6120 §10.3.1 addresses to
         // the sender's bare JID) is copied once it is delivered, below, so that no resource gets it twice.
         if (!to || (to.local === session.jid.local && to.domain === session.jid.domain)) return undefined;
-        if (carbonDecision(stanza, 'sent', to.resource !== '') !== 'copy') return undefined;
-        sendCopies(
-          'sent',
-          session.bare,
-          stanza,
-          enabledSessions(session.bare, (s) => s === session),
-        );
+        // Targets first: most users have no other enabled session, which is cheaper to learn than §6.
+        const targets = enabledSessions(session.bare, (s) => s === session);
+        if (targets.length > 0 && carbonDecision(stanza, 'sent', to.resource !== '') === 'copy')
+          sendCopies('sent', session.bare, stanza, targets);
         return undefined;
       },
       Priority.Fallback,
@@ -116,14 +112,10 @@ export default defineModule({
       // other enabled resource a <sent/> copy, as it would for a message to someone else.
       const own = from !== undefined && bareOf(from) === owner;
       const direction: CarbonDirection = own ? 'sent' : 'received';
-      if (carbonDecision(stanza, direction, to.resource !== '') !== 'copy') return undefined;
       const sender = own && from.resource ? ctx.sessions.get(owner, from.resource) : undefined;
-      sendCopies(
-        direction,
-        owner,
-        stanza,
-        enabledSessions(owner, (s) => s === sender || delivered.includes(s)),
-      );
+      const targets = enabledSessions(owner, (s) => s === sender || delivered.includes(s));
+      if (targets.length > 0 && carbonDecision(stanza, direction, to.resource !== '') === 'copy')
+        sendCopies(direction, owner, stanza, targets);
       return undefined;
     });
   },

@@ -1,7 +1,19 @@
 // In-memory UserStores for unit tests and single-process experiments. Same contract as the libSQL repos
 // (test/unit/storage/user-stores.contract.test.ts runs against both). Values are copied in and out so a
 // caller mutating a returned object cannot change stored state, as with a database.
-import type { Account, AccountStore, BlockStore, OfflineMessage, OfflineStore, RosterItem, RosterStore, UserStores } from '../ports.ts';
+import { checkFastTokenTtl, newFastTokenSecret } from '../fast-token-secret.ts';
+import type {
+  Account,
+  AccountStore,
+  BlockStore,
+  FastToken,
+  FastTokenStore,
+  OfflineMessage,
+  OfflineStore,
+  RosterItem,
+  RosterStore,
+  UserStores,
+} from '../ports.ts';
 
 /** Shared by the four stores of one instance: account delete must purge the others atomically. */
 class MemoryUserState {
@@ -9,6 +21,8 @@ class MemoryUserState {
   readonly rosters = new Map<string, { version: number; items: Map<string, RosterItem> }>();
   readonly offline = new Map<string, OfflineMessage[]>();
   readonly blocks = new Map<string, Set<string>>();
+  /** jid -> user agent id -> the two XEP-0484 §5.1 slots */
+  readonly fast = new Map<string, Map<string, FastSlots>>();
   nextOfflineId = 1;
   closed = false;
 
@@ -24,6 +38,7 @@ export function createMemoryUserStores(): UserStores {
     roster: new MemoryRosterStore(s),
     offline: new MemoryOfflineStore(s),
     blocks: new MemoryBlockStore(s),
+    fast: new MemoryFastTokenStore(s),
     flush: async () => {},
     close: async () => {
       s.closed = true;
@@ -81,6 +96,7 @@ class MemoryAccountStore implements AccountStore {
     }
     s.offline.delete(jid);
     s.blocks.delete(jid);
+    s.fast.delete(jid);
     return s.accounts.delete(jid);
   }
 
@@ -206,5 +222,73 @@ class MemoryBlockStore implements BlockStore {
   async clear(jid: string): Promise<void> {
     this.#s.check();
     this.#s.blocks.delete(jid);
+  }
+}
+
+interface FastSlots {
+  new?: FastToken;
+  current?: FastToken;
+}
+
+/** Same rules as FastTokenRepo (see FastTokenStore in ports.ts). */
+class MemoryFastTokenStore implements FastTokenStore {
+  readonly #s: MemoryUserState;
+  constructor(s: MemoryUserState) {
+    this.#s = s;
+  }
+
+  async issue(jid: string, userAgentId: string, mechanism: string, ttlMs: number, now = Date.now()): Promise<FastToken> {
+    this.#s.check();
+    checkFastTokenTtl(ttlMs);
+    const token: FastToken = { jid, userAgentId, mechanism, token: newFastTokenSecret(), createdAt: now, expiresAt: now + ttlMs };
+    const clients = this.#s.fast.get(jid) ?? new Map<string, FastSlots>();
+    for (const [ua, slots] of clients) {
+      if (slots.new !== undefined && slots.new.expiresAt <= now) delete slots.new;
+      if (slots.current !== undefined && slots.current.expiresAt <= now) delete slots.current;
+      if (slots.new === undefined && slots.current === undefined) clients.delete(ua);
+    }
+    const slots = clients.get(userAgentId) ?? {};
+    slots.new = token;
+    clients.set(userAgentId, slots);
+    this.#s.fast.set(jid, clients);
+    return { ...token };
+  }
+
+  async used(jid: string, userAgentId: string, token: string): Promise<void> {
+    this.#s.check();
+    const slots = this.#s.fast.get(jid)?.get(userAgentId);
+    if (slots === undefined) return;
+    const used = slots.new?.token === token ? slots.new : slots.current?.token === token ? slots.current : undefined;
+    if (used === undefined) return;
+    if (slots.new !== undefined && slots.new.expiresAt < used.expiresAt) delete slots.new;
+    if (slots.current !== undefined && slots.current.expiresAt < used.expiresAt) delete slots.current;
+    if (slots.new === used) {
+      slots.current = used;
+      delete slots.new;
+    }
+  }
+
+  async valid(jid: string, userAgentId?: string, now = Date.now()): Promise<FastToken[]> {
+    this.#s.check();
+    const out: { token: FastToken; isNew: boolean }[] = [];
+    for (const [ua, slots] of this.#s.fast.get(jid) ?? []) {
+      if (userAgentId !== undefined && ua !== userAgentId) continue;
+      if (slots.new !== undefined && slots.new.expiresAt > now) out.push({ token: slots.new, isNew: true });
+      if (slots.current !== undefined && slots.current.expiresAt > now) out.push({ token: slots.current, isNew: false });
+    }
+    // Newest first, a 'new' token before a 'current' one of the same millisecond, then by client (as the SQL).
+    out.sort(
+      (a, b) =>
+        b.token.createdAt - a.token.createdAt ||
+        Number(b.isNew) - Number(a.isNew) ||
+        (a.token.userAgentId < b.token.userAgentId ? -1 : a.token.userAgentId > b.token.userAgentId ? 1 : 0),
+    );
+    return out.map((e) => ({ ...e.token }));
+  }
+
+  async revoke(jid: string, userAgentId?: string): Promise<void> {
+    this.#s.check();
+    if (userAgentId === undefined) this.#s.fast.delete(jid);
+    else this.#s.fast.get(jid)?.delete(userAgentId);
   }
 }

@@ -71,4 +71,19 @@ export const USER_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (jid, item)
   ) WITHOUT ROWID;
   `,
+  // 2: XEP-0484 FAST tokens.
+  `
+  -- Two slots per client (XEP-0484 §5.1): 'new' (issued, never used) and 'current' (used). The token is kept
+  -- as issued, not hashed: the HT mechanisms need it as their HMAC key (see FastToken in ports.ts).
+  CREATE TABLE fast_tokens (
+    jid TEXT NOT NULL,
+    user_agent_id TEXT NOT NULL,
+    slot TEXT NOT NULL CHECK (slot IN ('new', 'current')),
+    mechanism TEXT NOT NULL,
+    token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (jid, user_agent_id, slot)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -1,7 +1,8 @@
-// RFC 5802 SCRAM-SHA-1 and RFC 7677 SCRAM-SHA-256, server side, as SASL mechanisms for RFC 6120 §6.
-// No channel binding yet: the -PLUS variants (RFC 5802 §6, RFC 9266 tls-exporter) plug in at
-// channelBindingInput() and the 'p=' branch of parseGs2Header().
+// RFC 5802 SCRAM-SHA-1 and RFC 7677 SCRAM-SHA-256, server side, as SASL mechanisms for RFC 6120 §6, with
+// the channel-binding variants SCRAM-SHA-1-PLUS / SCRAM-SHA-256-PLUS (RFC 5802 §6) over the TLS binding
+// types of channel-binding.ts (RFC 9266 tls-exporter, RFC 5929 tls-server-end-point).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { type ChannelBindingType, isChannelBindingType } from './channel-binding.ts';
 import {
   type AuthzidOptions,
   type CredentialLookup,
@@ -32,10 +33,17 @@ export interface ScramServerOptions extends AuthzidOptions {
    */
   secret?: Uint8Array;
   /**
-   * Whether this connection advertises SCRAM-*-PLUS. Then a client's 'y' flag means an attacker
-   * stripped -PLUS from the offer, and RFC 5802 §6 requires failing. Until -PLUS exists, leave false.
+   * Whether this connection advertises SCRAM-*-PLUS. Then a client's 'y' flag on a non-PLUS mechanism means
+   * an attacker stripped -PLUS from the offer, and RFC 5802 §6 requires failing.
    */
   plusAdvertised?: boolean;
+  /** This instance is SCRAM-<hash>-PLUS: the client MUST bind the channel ('p=' flag, RFC 5802 §6). */
+  plus?: boolean;
+  /**
+   * The channel-binding data of this connection for a type, or null when unavailable (see
+   * channelBindingData in channel-binding.ts). Needed for `plus`; without it every -PLUS attempt fails.
+   */
+  channelBinding?: (type: ChannelBindingType) => Buffer | null;
   /** Produces the server's part of the nonce; only tests replace it (to replay RFC example exchanges). */
   serverNonce?: () => string;
 }
@@ -49,6 +57,8 @@ interface PendingExchange {
   readonly username: string;
   readonly authzid: string;
   readonly gs2Header: string;
+  /** Channel-binding data for the 'p=' flag (RFC 5802 §6), empty for 'n' and 'y'. */
+  readonly cbData: Buffer;
   readonly clientFirstBare: string;
   readonly serverFirst: string;
   readonly nonce: string;
@@ -56,9 +66,12 @@ interface PendingExchange {
   readonly creds: ScramCredentials | undefined;
 }
 
-type Gs2Header = { ok: true; header: string; authzid: string; bare: string } | { ok: false; step: SaslStep };
+type Gs2Header = { ok: true; header: string; authzid: string; bare: string; cbData: Buffer } | { ok: false; step: SaslStep };
 
-/** A fresh mechanism instance for one SCRAM exchange with `hash` (SCRAM-SHA-1 or SCRAM-SHA-256). */
+/**
+ * A fresh mechanism instance for one SCRAM exchange with `hash`: SCRAM-SHA-1 or SCRAM-SHA-256, or their
+ * -PLUS variants with `options.plus` (then `options.channelBinding` supplies the connection's binding data).
+ */
 export function createScramServer(hash: ScramHash, lookup: CredentialLookup, options: ScramServerOptions = {}): SaslMechanismServer {
   return new ScramServer(hash, lookup, options);
 }
@@ -72,7 +85,7 @@ class ScramServer implements SaslMechanismServer {
   #pending: PendingExchange | undefined;
 
   constructor(hash: ScramHash, lookup: CredentialLookup, options: ScramServerOptions) {
-    this.name = `SCRAM-${hash}`;
+    this.name = options.plus === true ? `SCRAM-${hash}-PLUS` : `SCRAM-${hash}`;
     this.#hash = hash;
     this.#lookup = lookup;
     this.#options = options;
@@ -140,6 +153,7 @@ class ScramServer implements SaslMechanismServer {
       username,
       authzid: gs2.authzid,
       gs2Header: gs2.header,
+      cbData: gs2.cbData,
       clientFirstBare: gs2.bare,
       serverFirst,
       nonce: fullNonce,
@@ -156,12 +170,17 @@ class ScramServer implements SaslMechanismServer {
     if (second === -1) return { ok: false, step: this.#fail('malformed-request', 'missing gs2 header') };
     const flag = text.slice(0, first);
     const authzField = text.slice(first + 1, second);
-    if (flag.startsWith('p=')) {
+    let cbData: Buffer = NO_CB_DATA;
+    if (this.#options.plus === true) {
+      const cb = this.#plusBinding(flag);
+      if (!cb.ok) return cb;
+      cbData = cb.data;
+    } else if (flag.startsWith('p=')) {
       // The client wants channel binding, which only the -PLUS mechanisms do (RFC 5802 §6).
       return { ok: false, step: this.#fail('malformed-request', 'channel binding is not supported by this mechanism') };
-    }
-    if (flag !== 'n' && flag !== 'y') return { ok: false, step: this.#fail('malformed-request', 'invalid gs2-cbind-flag') };
-    if (flag === 'y' && this.#options.plusAdvertised === true) {
+    } else if (flag !== 'n' && flag !== 'y') {
+      return { ok: false, step: this.#fail('malformed-request', 'invalid gs2-cbind-flag') };
+    } else if (flag === 'y' && this.#options.plusAdvertised === true) {
       // RFC 5802 §6: 'y' while we advertise -PLUS means the offer was tampered with: MUST fail.
       return { ok: false, step: this.#fail('not-authorized', 'channel binding downgrade') };
     }
@@ -171,7 +190,23 @@ class ScramServer implements SaslMechanismServer {
       if (decoded === undefined || decoded === '') return { ok: false, step: this.#fail('malformed-request', 'invalid authzid') };
       authzid = decoded;
     }
-    return { ok: true, header: text.slice(0, second + 1), authzid, bare: text.slice(second + 1) };
+    return { ok: true, header: text.slice(0, second + 1), authzid, bare: text.slice(second + 1), cbData };
+  }
+
+  /**
+   * RFC 5802 §6: a -PLUS mechanism means the client binds the channel, so the flag MUST be 'p=' cb-name with
+   * a type this connection can produce; 'n' or 'y' on -PLUS contradicts the client's own choice and fails.
+   */
+  #plusBinding(flag: string): { ok: true; data: Buffer } | { ok: false; step: SaslStep } {
+    if (!flag.startsWith('p=')) return { ok: false, step: this.#fail('malformed-request', 'a -PLUS mechanism requires channel binding') };
+    const type = flag.slice(2);
+    // RFC 5802 §7 cb-name = 1*(ALPHA / DIGIT / "." / "-")
+    if (!CB_NAME.test(type)) return { ok: false, step: this.#fail('malformed-request', 'invalid cb-name') };
+    const data = isChannelBindingType(type) ? (this.#options.channelBinding?.(type) ?? null) : null;
+    // RFC 5802 §5.1 "unsupported-channel-binding-type": we cannot answer with e= before server-first, so the
+    // exchange fails here; XEP-0440 tells clients beforehand which types we offer.
+    if (data === null) return { ok: false, step: this.#fail('malformed-request', `unsupported channel binding type ${type}`) };
+    return { ok: true, data };
   }
 
   /** RFC 5802 §7 client-final-message = channel-binding "," nonce ["," extensions] "," proof */
@@ -193,8 +228,10 @@ class ScramServer implements SaslMechanismServer {
     if (!cbindBytes || !proofBytes || proofBytes.length !== SCRAM_HASH_BYTES[this.#hash]) {
       return this.#fail('malformed-request', 'invalid base64 in c= or p=');
     }
-    // RFC 5802 §5.1 'c': the server MUST check the channel-binding input (here: the gs2 header).
-    if (!cbindBytes.equals(channelBindingInput(pending.gs2Header))) return this.#fail('not-authorized', 'channel binding mismatch');
+    // RFC 5802 §5.1 'c': the server MUST check the channel-binding input (gs2 header, then binding data).
+    if (!cbindBytes.equals(channelBindingInput(pending.gs2Header, pending.cbData))) {
+      return this.#fail('not-authorized', 'channel binding mismatch');
+    }
     // RFC 5802 §5.1 'r': the nonce MUST be the one from server-first-message.
     if (nonce.value !== pending.nonce) return this.#fail('not-authorized', 'nonce mismatch');
     if (!pending.creds) return this.#fail('not-authorized');
@@ -226,13 +263,14 @@ class ScramServer implements SaslMechanismServer {
   }
 }
 
-/**
- * RFC 5802 §6 cbind-input: the gs2 header, followed by channel-binding data when the flag is 'p='.
- * The -PLUS mechanisms will append the TLS channel-binding data (RFC 9266 tls-exporter) here.
- */
-function channelBindingInput(gs2Header: string): Buffer {
-  return Buffer.from(gs2Header, 'utf8');
+/** RFC 5802 §7 cbind-input = gs2-header [ cbind-data ]: the data only when the flag is 'p='. */
+function channelBindingInput(gs2Header: string, cbData: Buffer): Buffer {
+  const header = Buffer.from(gs2Header, 'utf8');
+  return cbData.length === 0 ? header : Buffer.concat([header, cbData]);
 }
+
+const NO_CB_DATA = Buffer.alloc(0);
+const CB_NAME = /^[A-Za-z0-9.-]+$/;
 
 /** RFC 5802 §7 printable = %x21-2B / %x2D-7E (no comma). */
 const PRINTABLE = /^[\x21-\x2B\x2D-\x7E]+$/;
