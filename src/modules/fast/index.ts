@@ -35,7 +35,7 @@ export default defineModule({
   ],
   setup(ctx) {
     /** fast.valid {jid, userAgentId?} -> FastToken[]: the user's valid tokens, newest first. */
-    ctx.rpc('fast.valid', (params) => {
+    ctx.rpc('fast.valid', async (params) => {
       const p = fields(params);
       return ctx.stores.fast.valid(p.jid, optionalString(p.userAgentId, 'userAgentId'));
     });

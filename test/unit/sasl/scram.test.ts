@@ -1,5 +1,5 @@
 // RFC 5802 / RFC 7677 SCRAM server: RFC example exchanges, the xmpp.js client, an independent
-// SHA-256 client, unknown users and malformed input.
+// SHA-256 client, unknown users, malformed input, and the -PLUS variants over real TLS connections.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import t from 'tap';
 import {
@@ -10,6 +10,9 @@ import {
   deriveScramCredentials,
 } from '../../../src/stream/sasl/credentials.ts';
 import { type SaslStep, type ScramServerOptions, createScramServer } from '../../../src/stream/sasl/scram.ts';
+import { channelBindingData } from '../../../src/stream/sasl/channel-binding.ts';
+import { generateSelfSignedCertificate } from '../../../src/tls/certs.ts';
+import { type TlsPair, tlsPair } from './tls-pair.ts';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 const text = (step: SaslStep) => (step.kind === 'failure' || step.data === null ? '' : step.data.toString('utf8'));
@@ -106,11 +109,13 @@ class ScramClient {
   readonly hash: ScramHash;
   readonly nonce = randomBytes(18).toString('base64');
   readonly gs2: string;
+  readonly cbData: Buffer;
   readonly bare: string;
   serverSignature = '';
-  constructor(hash: ScramHash, username: string, gs2 = 'n,,') {
+  constructor(hash: ScramHash, username: string, gs2 = 'n,,', cbData: Buffer = Buffer.alloc(0)) {
     this.hash = hash;
     this.gs2 = gs2;
+    this.cbData = cbData;
     this.bare = `n=${username.replaceAll('=', '=3D').replaceAll(',', '=2C')},r=${this.nonce}`;
   }
   first(): Buffer {
@@ -128,7 +133,8 @@ class ScramClient {
     );
     const clientKey = createHmac(alg, salted).update('Client Key').digest();
     const storedKey = createHash(alg).update(clientKey).digest();
-    const withoutProof = `c=${Buffer.from(this.gs2).toString('base64')},r=${attrs.get('r')}`;
+    // RFC 5802 §7: c= carries base64(gs2-header + cbind-data), the data only with 'p='.
+    const withoutProof = `c=${Buffer.concat([Buffer.from(this.gs2), this.cbData]).toString('base64')},r=${attrs.get('r')}`;
     const authMessage = `${this.bare},${serverFirst},${withoutProof}`;
     const signature = createHmac(alg, storedKey).update(authMessage).digest();
     const proof = clientKey.map((byte, i) => byte ^ (signature[i] ?? 0));
@@ -261,5 +267,128 @@ t.test('malformed or forged client-final-message', async (t) => {
     await attempt((f, nonce) => `c=biws,r=${nonce},x=1,p=${proofOf(f)}`),
     { kind: 'failure', condition: 'not-authorized' },
     'extension not covered by the proof changes AuthMessage',
+  );
+});
+
+// SCRAM-*-PLUS (RFC 5802 §6) over a real TLS connection: the client computes its binding data on its own end.
+const pem = await generateSelfSignedCertificate('localhost');
+type Cb = Parameters<NonNullable<ScramServerOptions['channelBinding']>>[0];
+
+async function plusExchange(
+  hash: ScramHash,
+  pair: TlsPair,
+  gs2: string,
+  clientCbData: Buffer,
+  options: ScramServerOptions = {},
+): Promise<{ client: ScramClient; first: SaslStep; final: SaslStep }> {
+  const client = new ScramClient(hash, 'user', gs2, clientCbData);
+  const server = createScramServer(hash, lookup, {
+    secret,
+    plus: true,
+    plusAdvertised: true,
+    channelBinding: (type: Cb) => channelBindingData(pair.server, type),
+    ...options,
+  });
+  const first = await server.start(client.first());
+  if (first.kind !== 'challenge') return { client, first, final: first };
+  return { client, first, final: await server.step(client.final(first.data.toString('utf8'), 'pencil')) };
+}
+
+t.test('SCRAM-*-PLUS with tls-exporter and tls-server-end-point over real TLS', async (t) => {
+  const pair = await tlsPair(pem);
+  t.teardown(pair.close);
+  const exporter = pair.client.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  const endPoint = createHash('sha256')
+    .update(pair.client.getPeerX509Certificate()?.raw ?? Buffer.alloc(0))
+    .digest();
+  t.equal(createScramServer('SHA-256', lookup, { plus: true }).name, 'SCRAM-SHA-256-PLUS');
+  t.equal(createScramServer('SHA-1', lookup, { plus: true }).name, 'SCRAM-SHA-1-PLUS');
+  for (const hash of ['SHA-1', 'SHA-256'] as const) {
+    const viaExporter = await plusExchange(hash, pair, 'p=tls-exporter,,', exporter);
+    t.match(viaExporter.final, { kind: 'success', username: 'user' }, `${hash} tls-exporter`);
+    t.equal(text(viaExporter.final), `v=${viaExporter.client.serverSignature}`);
+    const viaEndPoint = await plusExchange(hash, pair, 'p=tls-server-end-point,a=user,', endPoint);
+    t.match(viaEndPoint.final, { kind: 'success', username: 'user' }, `${hash} tls-server-end-point with authzid`);
+  }
+});
+
+t.test('SCRAM-*-PLUS rejects wrong binding data, other connections, missing or unknown bindings', async (t) => {
+  const pair = await tlsPair(pem);
+  t.teardown(pair.close);
+  const other = await tlsPair(pem);
+  t.teardown(other.close);
+  const exporter = pair.client.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  const otherExporter = other.client.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  const fail = (condition: string) => ({ final: { kind: 'failure', condition } });
+
+  t.match(
+    await plusExchange('SHA-256', pair, 'p=tls-exporter,,', otherExporter),
+    fail('not-authorized'),
+    'data of another connection (MITM)',
+  );
+  const flipped = Buffer.from(exporter);
+  flipped[0] = (flipped[0] ?? 0) ^ 1;
+  t.match(await plusExchange('SHA-256', pair, 'p=tls-exporter,,', flipped), fail('not-authorized'), 'one bit off');
+  t.match(await plusExchange('SHA-256', pair, 'p=tls-exporter,,', Buffer.alloc(0)), fail('not-authorized'), 'data left out of c=');
+  const endPointAsExporter = await plusExchange('SHA-256', pair, 'p=tls-server-end-point,,', exporter);
+  t.match(endPointAsExporter, fail('not-authorized'), 'data of the other type');
+
+  t.match(
+    await plusExchange('SHA-256', pair, 'n,,', Buffer.alloc(0)),
+    { first: { kind: 'failure', condition: 'malformed-request' } },
+    "'n' on -PLUS",
+  );
+  t.match(
+    await plusExchange('SHA-256', pair, 'y,,', Buffer.alloc(0)),
+    { first: { kind: 'failure', condition: 'malformed-request' } },
+    "'y' on -PLUS",
+  );
+  t.match(
+    await plusExchange('SHA-256', pair, 'p=tls-unique,,', exporter),
+    { first: { kind: 'failure', condition: 'malformed-request' } },
+    'tls-unique',
+  );
+  t.match(
+    await plusExchange('SHA-256', pair, 'p=tls_exporter,,', exporter),
+    { first: { kind: 'failure', condition: 'malformed-request' } },
+    'bad cb-name',
+  );
+  t.match(
+    await plusExchange('SHA-256', pair, 'p=tls-exporter,,', exporter, { channelBinding: () => null }),
+    { first: { kind: 'failure', condition: 'malformed-request', text: /unsupported channel binding type tls-exporter/ } },
+    'type unavailable on this connection (e.g. TLS 1.2)',
+  );
+  const noCallback = createScramServer('SHA-256', lookup, { plus: true });
+  t.match(
+    await noCallback.start(b('p=tls-exporter,,n=user,r=abc')),
+    { kind: 'failure', condition: 'malformed-request' },
+    'no binding source',
+  );
+
+  const tls12 = await tlsPair({ ...pem, maxVersion: 'TLSv1.2' });
+  t.teardown(tls12.close);
+  const on12 = tls12.client.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  t.match(
+    await plusExchange('SHA-256', tls12, 'p=tls-exporter,,', on12),
+    { first: { kind: 'failure' } },
+    'tls-exporter refused on TLS 1.2',
+  );
+});
+
+t.test('downgrade detection on the non-PLUS mechanisms (RFC 5802 §6)', async (t) => {
+  const pair = await tlsPair(pem);
+  t.teardown(pair.close);
+  const channelBinding = (type: Cb) => channelBindingData(pair.server, type);
+  t.match(
+    await exchange('SHA-256', 'user', 'pencil', { plusAdvertised: true, channelBinding }, 'y,,'),
+    { first: { kind: 'failure', condition: 'not-authorized', text: 'channel binding downgrade' } },
+    "'y' while -PLUS is offered",
+  );
+  t.match(await exchange('SHA-256', 'user', 'pencil', { plusAdvertised: true }, 'n,,'), { final: { kind: 'success' } }, "'n' is fine");
+  t.match(await exchange('SHA-1', 'user', 'pencil', { plusAdvertised: false }, 'y,,'), { final: { kind: 'success' } }, "'y' without -PLUS");
+  t.match(
+    await exchange('SHA-256', 'user', 'pencil', { plusAdvertised: true, channelBinding }, 'p=tls-exporter,,'),
+    { first: { kind: 'failure', condition: 'malformed-request' } },
+    "'p' on a non-PLUS mechanism",
   );
 });

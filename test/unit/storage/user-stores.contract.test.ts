@@ -167,13 +167,86 @@ for (const [impl, open] of implementations) {
       t.same(await blocks.list(me), []);
     });
 
-    t.test('delete cascades to roster, offline messages and block list', async (t) => {
+    t.test('fast tokens: issue, the two slots of XEP-0484 §5.1, rotation (§3.5), revoke', async (t) => {
+      const { fast } = fresh(t);
+      const me = 'juliet@example.org';
+      const T = 1_700_000_000_000;
+      const DAY = 86_400_000;
+      const secrets = async (ua?: string, now = T + 10) => (await fast.valid(me, ua, now)).map((x) => x.token);
+      t.same(await fast.valid(me), []);
+
+      const t1 = await fast.issue(me, 'ua-1', 'HT-SHA-256-NONE', DAY, T);
+      t.match(t1, { jid: me, userAgentId: 'ua-1', mechanism: 'HT-SHA-256-NONE', createdAt: T, expiresAt: T + DAY });
+      t.match(t1.token, /^secret-token:fast-[A-Za-z0-9_-]{43}$/, '256 random bits, RFC 8959 prefix');
+      t.same(await fast.valid(me, undefined, T), [t1], 'returned as issued');
+      t.same(await fast.valid(me, undefined, T + DAY), [], 'invalid from expiresAt on');
+
+      const t2 = await fast.issue(me, 'ua-1', 'HT-SHA-256-EXPR', DAY, T + 1);
+      t.not(t2.token, t1.token);
+      t.same(await secrets(), [t2.token], 'an unused token is replaced by the next one (§3.5 SHOULD)');
+      await fast.used(me, 'ua-1', t1.token);
+      t.same(await secrets(), [t2.token], 'using a replaced token changes nothing');
+
+      await fast.used(me, 'ua-1', t2.token);
+      const t3 = await fast.issue(me, 'ua-1', 'HT-SHA-256-NONE', DAY, T + 2);
+      t.same(await secrets(), [t3.token, t2.token], 'a used token stays valid beside the new one (§3.5 MUST NOT invalidate), newest first');
+      await fast.used(me, 'ua-1', t2.token);
+      t.same(await secrets(), [t3.token, t2.token], "using the 'current' token keeps the newer one");
+      await fast.used(me, 'ua-1', t3.token);
+      t.same(await secrets(), [t3.token], 'using the new token invalidates the older one');
+      const t4 = await fast.issue(me, 'ua-1', 'HT-SHA-256-NONE', DAY, T + 3);
+      t.same(await secrets(), [t4.token, t3.token], 'the promoted token is the one kept at the next rotation');
+
+      const u1 = await fast.issue(me, 'ua-2', 'HT-SHA-256-ENDP', DAY, T + 4);
+      t.same(await secrets(), [u1.token, t4.token, t3.token], 'all clients, newest first');
+      t.same(await secrets('ua-1'), [t4.token, t3.token]);
+      t.same(await secrets('ua-3'), []);
+      await fast.used(me, 'ua-2', t4.token);
+      await fast.used(me, 'ua-1', 'secret-token:fast-unknown');
+      t.same(await secrets(), [u1.token, t4.token, t3.token], 'unknown tokens and wrong clients are ignored');
+      const other = await fast.issue('romeo@example.org', 'ua-1', 'HT-SHA-256-NONE', DAY, T);
+
+      await fast.revoke(me, 'ua-1');
+      t.same(await secrets(), [u1.token], "§3.6 'invalidate' for one client");
+      await fast.revoke(me);
+      t.same(await secrets(), [], 'all of the user');
+      t.same(
+        (await fast.valid('romeo@example.org', undefined, T)).map((x) => x.token),
+        [other.token],
+        'other users untouched',
+      );
+      await t.rejects(fast.issue(me, 'ua-1', 'HT-SHA-256-NONE', 0), RangeError);
+      await t.rejects(fast.issue(me, 'ua-1', 'HT-SHA-256-NONE', Number.NaN), RangeError);
+    });
+
+    t.test('fast tokens: expired ones are purged when the user gets a new one', async (t) => {
+      const { fast } = fresh(t);
+      const me = 'juliet@example.org';
+      const old = await fast.issue(me, 'ua-old', 'HT-SHA-256-NONE', 1000, 1000);
+      t.same(
+        (await fast.valid(me, undefined, 0)).map((x) => x.token),
+        [old.token],
+        'still stored after expiry',
+      );
+      const next = await fast.issue(me, 'ua-new', 'HT-SHA-256-NONE', 1000, 5000);
+      t.same(
+        (await fast.valid(me, undefined, 0)).map((x) => x.token),
+        [next.token],
+        'gone after the next issue',
+      );
+      const got = await fast.valid(me, undefined, 5000);
+      if (got[0]) got[0].token = 'mutated';
+      t.equal((await fast.valid(me, undefined, 5000))[0]?.token, next.token, 'returned copy');
+    });
+
+    t.test('delete cascades to roster, offline messages, block list and FAST tokens', async (t) => {
       const s = fresh(t);
       for (const j of ['romeo@example.org', 'juliet@example.org']) {
         t.equal(await s.accounts.create(account(j)), true);
         await s.roster.put(j, item('nurse@example.org'));
         await s.offline.push(j, '<message/>', 1, 10);
         await s.blocks.add(j, ['tybalt@example.org']);
+        await s.fast.issue(j, 'ua-1', 'HT-SHA-256-NONE', 60_000);
       }
       const before = await s.roster.version('romeo@example.org');
       t.equal(await s.accounts.delete('romeo@example.org'), true);
@@ -182,10 +255,12 @@ for (const [impl, open] of implementations) {
       t.ok((await s.roster.version('romeo@example.org')) >= before, 'roster version never goes back (XEP-0237)');
       t.equal(await s.offline.count('romeo@example.org'), 0);
       t.same(await s.blocks.list('romeo@example.org'), []);
+      t.same(await s.fast.valid('romeo@example.org'), [], 'no token outlives its account');
       t.same(await s.accounts.list(), ['juliet@example.org']);
       t.equal((await s.roster.list('juliet@example.org')).items.length, 1, 'other users untouched');
       t.equal(await s.offline.count('juliet@example.org'), 1);
       t.same(await s.blocks.list('juliet@example.org'), ['tybalt@example.org']);
+      t.equal((await s.fast.valid('juliet@example.org')).length, 1);
       t.equal(await s.accounts.delete('romeo@example.org'), false, 'second delete finds nothing');
       t.equal(await s.accounts.create(account('romeo@example.org')), true, 'can be re-created');
     });

@@ -1,0 +1,111 @@
+// Interop: XEP-0198 stream management with the real slixmpp client library (Debian python3-slixmpp
+// 1.8.3, its xep_0198 plugin) against the real server process (2 workers). The scenario in
+// ./slixmpp/stream_management.py drops alice's TCP connection abruptly twice while bob keeps writing, and
+// slixmpp resumes once over STARTTLS and once over direct TLS; it prints one JSON line per check
+// ({check, ok, detail}) and each becomes its own assertion here. The server's log is checked too: it
+// must have seen an unclean drop (session kept) and two resumptions, not new sessions.
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { Placement } from '../../src/shard/placement.ts';
+import { addUser, startServerProcess } from '../helpers/server.ts';
+
+// The Debian interpreter: slixmpp is a system package, and the `python3` on PATH may be another Python.
+const PYTHON = '/usr/bin/python3';
+const SCRIPT = fileURLToPath(new URL('./slixmpp/stream_management.py', import.meta.url));
+// The script bounds itself (45 s deadline, 5 s per step); this only stops a wedged interpreter.
+const SCRIPT_KILL_MS = 60_000;
+const WORKERS = 2;
+const DOMAIN = 'localhost';
+const RESUMPTIONS = 2;
+
+interface Check {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** The first `<prefix><n>@localhost` whose home shard is `shard`. */
+function userOnShard(placement: Placement, prefix: string, shard: number): string {
+  for (let n = 0; ; n++) {
+    const jid = `${prefix}${n}@${DOMAIN}`;
+    if (placement.shardOf(jid) === shard) return jid;
+  }
+}
+
+function runScript(config: unknown): Promise<{ code: number | null; checks: Check[]; noise: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
+  delete env.PYTHONPATH;
+  delete env.PYTHONHOME;
+  const child = spawn(PYTHON, [SCRIPT, JSON.stringify(config)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const checks: Check[] = [];
+  let noise = '';
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      const parsed = JSON.parse(line) as Partial<Check>;
+      if (typeof parsed.check === 'string' && typeof parsed.ok === 'boolean') {
+        checks.push({ check: parsed.check, ok: parsed.ok, detail: String(parsed.detail ?? '') });
+        return;
+      }
+    } catch {
+      // not a check line: kept as noise below
+    }
+    noise += `${line}\n`;
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    noise += d.toString();
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), SCRIPT_KILL_MS);
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, checks, noise: noise.slice(-4000) });
+    });
+  });
+}
+
+const probe = spawnSync(PYTHON, ['-c', 'import slixmpp; print(slixmpp.__version__)'], { encoding: 'utf8' });
+if (probe.status !== 0) {
+  t.plan(0, `skip: slixmpp interop needs ${PYTHON} with python3-slixmpp installed: ${probe.stderr.trim()}`);
+} else {
+  t.test(`slixmpp ${probe.stdout.trim()} resumes after abrupt drops without losing or duplicating messages`, async (t) => {
+    const placement = new Placement(WORKERS);
+    const dataDir = t.testdir();
+    const users = {
+      alice: { jid: userOnShard(placement, 'sm-alice-', 0), password: 'pw-alice' },
+      bob: { jid: userOnShard(placement, 'sm-bob-', 1), password: 'pw-bob' },
+    };
+    for (const u of Object.values(users)) await addUser(dataDir, u.jid, u.password, WORKERS);
+    const server = await startServerProcess({ dataDir, workers: WORKERS });
+    t.teardown(() => server.stop());
+
+    const run = await runScript({
+      host: '127.0.0.1',
+      c2sPort: server.c2sPort,
+      tlsPort: server.tlsPort,
+      ca: join(dataDir, 'tls', `${DOMAIN}.crt`),
+      domain: DOMAIN,
+      users,
+    });
+    t.not(placement.shardOf(users.alice.jid), placement.shardOf(users.bob.jid), 'alice and bob live on different shards');
+    t.ok(run.checks.length > 0, 'stream_management.py reported checks', { noise: run.noise });
+    for (const c of run.checks) t.ok(c.ok, c.check, { detail: c.detail });
+    t.equal(run.code, 0, 'stream_management.py exits 0', run.code === 0 ? {} : { noise: run.noise });
+
+    // The server's view: each drop was unclean (the session was kept, XEP-0198 §5) and each came back
+    // as a resumption; none timed out.
+    const kept = server.logs.filter((l) => l.msg === 'connection lost; session kept for resumption');
+    const resumed = server.logs.filter((l) => l.msg === 'stream management: resumed');
+    t.equal(kept.length, RESUMPTIONS, 'the server kept the session after each abrupt drop');
+    t.equal(resumed.length, RESUMPTIONS, 'the server logged each resumption');
+    t.notOk(
+      server.logs.some((l) => l.msg === 'stream management: resumption timed out'),
+      'no resumption timed out',
+    );
+    const errors = server.logs.filter((l) => typeof l.level === 'number' && l.level >= 50);
+    t.same(errors, [], 'server logged no errors');
+    t.equal(await server.stop(), 0, 'server stops cleanly on SIGTERM');
+  });
+}
