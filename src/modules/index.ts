@@ -5,6 +5,7 @@ import blocking from './blocking/index.ts';
 import carbons from './carbons/index.ts';
 import csi from './csi/index.ts';
 import disco from './disco/index.ts';
+import fast from './fast/index.ts';
 import messaging from './messaging/index.ts';
 import offline from './offline/index.ts';
 import ping from './ping/index.ts';
@@ -20,6 +21,7 @@ import version from './version/index.ts';
 // after blocking keeps that order even where priorities tie.
 export const modules: readonly XmppModule[] = [
   accounts,
+  fast,
   legacySession,
   disco,
   ping,

@@ -10,7 +10,8 @@ import { NS } from '../xmpp/ns.ts';
 import { StreamParser } from '../xmpp/stream-parser.ts';
 import { type Element, escapeXml, xml } from '../xmpp/xml.ts';
 import type { BindResult, ConnectionHandle, EdgeServices } from './edge-services.ts';
-import { SaslNegotiation } from './sasl-negotiation.ts';
+import { type ChannelBinding, offeredMechanisms, SaslNegotiation } from './sasl-negotiation.ts';
+import { availableChannelBindings, channelBindingData } from './sasl/channel-binding.ts';
 import { Sasl2Flow, sasl2Feature } from './sasl2-flow.ts';
 import { handlePreAuthRegister } from './pre-auth-register.ts';
 
@@ -39,6 +40,7 @@ export class C2sConnection implements ConnectionHandle {
   private binding = false;
   private sasl: SaslNegotiation | null = null;
   private sasl2: Sasl2Flow | null = null;
+  private cb: (ChannelBinding & { socket: TLSSocket }) | null = null;
   private closing = false;
   private lastActivity = Date.now();
   private readonly openedAt = Date.now();
@@ -136,8 +138,12 @@ export class C2sConnection implements ConnectionHandle {
     }
     if (this.username === null) {
       if (this.encrypted || !this.s.config.c2s.requireTls) {
-        f.append(xml('mechanisms', { xmlns: NS.SASL }, ...SaslNegotiation.mechanisms(this.encrypted).map((m) => xml('mechanism', {}, m))));
-        f.append(sasl2Feature(this.s, this.encrypted));
+        const cb = this.channelBinding();
+        f.append(xml('mechanisms', { xmlns: NS.SASL }, ...offeredMechanisms(this.encrypted, cb).map((m) => xml('mechanism', {}, m))));
+        // XEP-0440: which channel-binding types this connection can prove, for SCRAM-*-PLUS.
+        if (cb && cb.types.length > 0)
+          f.append(xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...cb.types.map((type) => xml('channel-binding', { type }))));
+        f.append(sasl2Feature(this.s, this.encrypted, cb));
         if (this.s.config.registration) f.append(xml('register', { xmlns: NS.REGISTER_FEATURE }));
       }
       return f;
@@ -210,7 +216,13 @@ export class C2sConnection implements ConnectionHandle {
   }
 
   private async onSasl(el: Element): Promise<void> {
-    if (!this.sasl) this.sasl = new SaslNegotiation(this.s, this.encrypted);
+    if (!this.sasl)
+      this.sasl = new SaslNegotiation(this.s, {
+        encrypted: this.encrypted,
+        profile: 'rfc6120',
+        channelBinding: this.channelBinding(),
+        fast: false,
+      });
     const outcome = await this.sasl.handle(el);
     if (this.closing) return;
     if (outcome.kind === 'success') {
@@ -222,6 +234,15 @@ export class C2sConnection implements ConnectionHandle {
     }
     this.writeElement(outcome.reply);
     if (outcome.tooManyFailures) this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+  }
+
+  /** The TLS channel's binding data (XEP-0440), computed once per TLS session. */
+  private channelBinding(): ChannelBinding | null {
+    const socket = this.socket;
+    if (!(socket instanceof TLSSocket)) return null;
+    if (this.cb?.socket !== socket)
+      this.cb = { socket, types: availableChannelBindings(socket), data: (type) => channelBindingData(socket, type) };
+    return this.cb;
   }
 
   /** XEP-0388: SASL2, with binding, resumption and tokens inline; no stream restart afterwards. */
@@ -245,7 +266,7 @@ export class C2sConnection implements ConnectionHandle {
             this.s.log.info({ jid: bound.full, conn: this.id, home: bound.home, tls: this.encrypted, sasl2: true }, 'session bound');
           },
         },
-        this.encrypted,
+        { encrypted: this.encrypted, channelBinding: this.channelBinding() },
       );
     }
     await this.sasl2.handle(el);

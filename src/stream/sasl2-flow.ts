@@ -7,7 +7,9 @@ import { normalizeLocal } from '../xmpp/jid.ts';
 import { NS } from '../xmpp/ns.ts';
 import { type Element, escapeXml, xml } from '../xmpp/xml.ts';
 import type { BindResult, EdgeServices } from './edge-services.ts';
-import { SaslNegotiation } from './sasl-negotiation.ts';
+import { type ChannelBinding, fastMechanisms, offeredMechanisms, SaslNegotiation } from './sasl-negotiation.ts';
+import { isHtMechanism } from './sasl/ht.ts';
+import type { FastToken } from '../storage/ports.ts';
 import { postAuthFeatures, sasl2Success, type Sasl2SuccessParts } from '../xmpp/sasl2-success.ts';
 
 export interface Sasl2Host {
@@ -23,14 +25,17 @@ type BindAnswer = { ok: true; full: string; home: number } | { ok: false; condit
 type ResumeAnswer = { ok: true; full: string; home: number } | { ok: false; h: number | null; condition: string };
 
 /** The <authentication/> stream feature: mechanisms and what may be requested inline. */
-export function sasl2Feature(s: EdgeServices, encrypted: boolean): Element {
+export function sasl2Feature(s: EdgeServices, encrypted: boolean, cb: ChannelBinding | null): Element {
   const inline = xml('inline');
   const bind = xml('bind', { xmlns: NS.BIND2 });
   const features = s.bind2Features();
   if (features.length > 0) bind.append(xml('inline', {}, ...features.map((v) => xml('feature', { var: v }))));
   inline.append(bind);
   if (s.hasRpc('sm.resume')) inline.append(xml('sm', { xmlns: NS.SM }));
-  return xml('authentication', { xmlns: NS.SASL2 }, ...SaslNegotiation.mechanisms(encrypted).map((m) => xml('mechanism', {}, m)), inline);
+  // XEP-0484: tokens only over TLS, where a token cannot be read off the wire and replayed.
+  if (encrypted && s.hasRpc('fast.valid'))
+    inline.append(xml('fast', { xmlns: NS.FAST }, ...fastMechanisms(cb).map((m) => xml('mechanism', {}, m))));
+  return xml('authentication', { xmlns: NS.SASL2 }, ...offeredMechanisms(encrypted, cb).map((m) => xml('mechanism', {}, m)), inline);
 }
 
 export class Sasl2Flow {
@@ -39,10 +44,14 @@ export class Sasl2Flow {
   private readonly negotiation: SaslNegotiation;
   private request: Element | null = null;
 
-  constructor(services: EdgeServices, host: Sasl2Host, encrypted: boolean) {
+  private readonly encrypted: boolean;
+
+  constructor(services: EdgeServices, host: Sasl2Host, o: { encrypted: boolean; channelBinding: ChannelBinding | null }) {
     this.s = services;
     this.host = host;
-    this.negotiation = new SaslNegotiation(services, encrypted, 'sasl2');
+    this.encrypted = o.encrypted;
+    const fast = o.encrypted && services.hasRpc('fast.valid');
+    this.negotiation = new SaslNegotiation(services, { encrypted: o.encrypted, profile: 'sasl2', channelBinding: o.channelBinding, fast });
   }
 
   async handle(el: Element): Promise<void> {
@@ -54,14 +63,16 @@ export class Sasl2Flow {
       if (outcome.tooManyFailures) this.host.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
       return;
     }
-    await this.succeed(outcome.username, outcome.additionalData);
+    await this.succeed(outcome.username, outcome.additionalData, outcome.fastToken);
   }
 
-  private async succeed(username: string, data: Buffer | null): Promise<void> {
+  private async succeed(username: string, data: Buffer | null, usedToken: FastToken | undefined): Promise<void> {
     const request = this.request as Element;
     const bare = `${normalizeLocal(username)}@${this.s.config.domain}`;
     const parts: Sasl2SuccessParts = { additionalData: data && data.length > 0 ? data.toString('base64') : null, extras: [] };
     const common = { bare, edge: this.s.shard, connId: this.host.id };
+    const token = await this.fastToken(bare, request, usedToken);
+    if (token) parts.extras.push(token);
 
     const resume = request.getChild('resume', NS.SM);
     if (resume && this.s.hasRpc('sm.resume')) {
@@ -93,6 +104,31 @@ export class Sasl2Flow {
     // Authenticated without binding: the client binds next, on the same stream (no restart).
     this.host.write(sasl2Success(parts, bare) + postAuthFeatures(this.s.streamFeatures(), false, new Set()));
     this.done(username, null);
+  }
+
+  /**
+   * XEP-0484 §3: a token used to log in is marked used (which retires the older one); a new token is
+   * issued when the client asks (<request-token/>) or the used one is due for rotation; <fast
+   * invalidate='true'/> revokes this client's tokens. Tokens are bound to the user agent id.
+   */
+  private async fastToken(bare: string, request: Element, used: FastToken | undefined): Promise<string | null> {
+    if (!this.encrypted || !this.s.hasRpc('fast.valid')) return null;
+    const userAgentId = (request.getChild('user-agent')?.attrs.id as string | undefined) ?? null;
+    const fast = request.getChild('fast', NS.FAST);
+    if (fast && (fast.attrs.invalidate === 'true' || fast.attrs.invalidate === '1')) {
+      await this.s.call(bare, 'fast.revoke', userAgentId ? { jid: bare, userAgentId } : { jid: bare });
+    }
+    let mechanism = (request.getChild('request-token', NS.FAST)?.attrs.mechanism as string | undefined) ?? null;
+    if (used) {
+      const { rotate } = (await this.s.call(bare, 'fast.used', { jid: bare, userAgentId: used.userAgentId, token: used.token })) as {
+        rotate: boolean;
+      };
+      if (rotate && mechanism === null) mechanism = used.mechanism;
+    }
+    // No user agent id, no token: XEP-0484 binds each token to one client instance.
+    if (mechanism === null || userAgentId === null || !isHtMechanism(mechanism)) return null;
+    const issued = (await this.s.call(bare, 'fast.issue', { jid: bare, userAgentId, mechanism })) as FastToken;
+    return `<token xmlns='${NS.FAST}' expiry='${new Date(issued.expiresAt).toISOString()}' token='${escapeXml(issued.token)}'/>`;
   }
 
   private done(username: string, bound: BindResult | null): void {

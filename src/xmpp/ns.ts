@@ -10,6 +10,7 @@ export const NS = {
   SASL2: 'urn:xmpp:sasl:2',
   BIND2: 'urn:xmpp:bind:0',
   FAST: 'urn:xmpp:fast:0',
+  SASL_CB: 'urn:xmpp:sasl-cb:0',
   BIND: 'urn:ietf:params:xml:ns:xmpp-bind',
   SESSION: 'urn:ietf:params:xml:ns:xmpp-session',
   ROSTER: 'jabber:iq:roster',

@@ -101,7 +101,15 @@ t.test('STARTTLS is required; PLAIN is offered only over TLS', async (t) => {
       .getChild('mechanisms')
       ?.getChildren('mechanism')
       .map((m) => m.text()) ?? [];
-  t.same(mechs, ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'], 'mechanisms offered over TLS');
+  t.same(mechs, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'], 'mechanisms offered over TLS');
+  const cb = secured
+    .getChild('sasl-channel-binding', 'urn:xmpp:sasl-cb:0')
+    ?.getChildren('channel-binding')
+    .map((c) => c.attrs.type);
+  t.same(cb, ['tls-exporter', 'tls-server-end-point'], 'XEP-0440 channel-binding types (TLS 1.3)');
+  const sasl2 = secured.getChild('authentication', 'urn:xmpp:sasl:2');
+  t.ok(sasl2?.getChild('inline')?.getChild('bind', 'urn:xmpp:bind:0'), 'SASL2 offered with Bind2 inline');
+  t.ok(sasl2?.getChild('inline')?.getChild('fast', 'urn:xmpp:fast:0'), 'and FAST over TLS');
   t.notOk(secured.getChild('register'), 'no in-band registration unless the operator enables it');
   c.destroy();
 });

@@ -62,6 +62,8 @@ export default defineModule({
         if (!password || (username !== null && username.toLowerCase() !== session.jid.local))
           throw new StanzaError('modify', 'bad-request');
         await ctx.stores.accounts.setCredentials(bare, await deriveCredentials(password));
+        // A new password retires every XEP-0484 token issued under the old one (as Prosody does).
+        await ctx.stores.fast.revoke(bare);
         ctx.log.info({ jid: bare }, 'password changed in-band');
         return undefined;
       },

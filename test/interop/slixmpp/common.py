@@ -47,6 +47,7 @@ class Client(ClientXMPP):
     so a script can wait for one by predicate (including one that arrived before it started waiting)."""
 
     def __init__(self, cfg, report, user, resource=None, mech=None):
+        self.forced_mech = mech
         jid = cfg['users'][user]['jid'] + (('/' + resource) if resource else '')
         plugin_config = {'feature_mechanisms': {'use_mech': mech}} if mech else {}
         super().__init__(jid, cfg['users'][user]['password'], plugin_config=plugin_config)
@@ -118,8 +119,12 @@ class Client(ClientXMPP):
                     outcome.set_result((kind, event))
             return handler
 
-        for event in ('session_start', 'failed_all_auth', 'failed_auth', 'connection_failed',
-                      'ssl_invalid_chain', 'stream_error', 'disconnected', 'session_bind_failed'):
+        # Without a forced mechanism, slixmpp moves on to the next mechanism after a <failure/> (it picks
+        # SCRAM-*-PLUS first, but knows only tls-unique, which TLS 1.3 does not define): only the end of
+        # all attempts is final then.
+        final = ['session_start', 'failed_all_auth', 'connection_failed', 'ssl_invalid_chain', 'stream_error',
+                 'disconnected', 'session_bind_failed'] + (['failed_auth'] if self.forced_mech else [])
+        for event in final:
             self.add_event_handler(event, settle(event), disposable=True)
         # How far negotiation got, for the detail of a timeout.
         stages = []
