@@ -4,8 +4,9 @@ alice enables SM with resumption (XEP-0198 §3, §5), receives chat messages fro
 connection abruptly (an RST, no </stream:stream>, no TLS close_notify) while bob keeps writing. slixmpp
 reconnects and sends <resume previd h/> with its own handled count; the server answers <resumed/> and
 retransmits what alice had not acknowledged (§5). Every message must arrive exactly once and in order.
-The drop and resumption happen twice: back through STARTTLS on the c2s port, then through direct TLS
-(XEP-0368) on the TLS port, which is a different listener and may be a different worker.
+Some of bob's messages are written to alice's socket but never read (lost in flight), the rest arrive
+while her session is detached. The drop and resumption happen twice: back through STARTTLS on the c2s
+port with bob writing to her full JID, then through direct TLS (XEP-0368) with bob writing to her bare JID.
 
 Users: alice, bob (the tap test picks them on different shards).
 """
@@ -17,13 +18,15 @@ from common import Client, run
 
 ROUNDS = (
     # (label, messages lost in flight by the drop, messages sent while alice is away, messages sent after
-    #  the resumption, direct TLS?). In flight + away = the messages bob sends "during the drop".
-    ('STARTTLS', 3, 7, 5, False),
-    ('direct TLS', 2, 3, 5, True),
+    #  the resumption, direct TLS?, bob writes to alice's full or bare JID). In flight + away = the
+    #  messages bob sends "during the drop". To the bare JID, a detached session still counts as an
+    #  available resource (RFC 6121 §8.5.2.1.1), so those messages must not go to offline storage.
+    ('STARTTLS', 3, 7, 5, False, 'full'),
+    ('direct TLS', 2, 3, 5, True, 'bare'),
 )
+# In-flight counts stay below the server's ack-request interval (5), and alice reads nothing meanwhile:
+# those messages are written to her socket but never acknowledged, so only resumption recovers them.
 FIRST_BATCH = 10
-# Fewer than the server's ack-request interval (5), and what the server writes meanwhile stays unread:
-# these messages are written to alice's socket but never acknowledged, so only resumption recovers them.
 SETTLE = 0.3  # lets bob's messages reach alice's socket or detached session before the next step
 
 
@@ -113,11 +116,11 @@ async def scenario(cfg, report):
 
     sent = 0
 
-    def bob_sends(count):
+    def bob_sends(count, to=full):
         nonlocal sent
         for _ in range(count):
             sent += 1
-            bob.chat(full, 'sm-%d' % sent)
+            bob.chat(to, 'sm-%d' % sent)
 
     def received():
         return [b for b in bodies_from(alice, b_jid) if b.startswith('sm-')]
@@ -130,7 +133,8 @@ async def scenario(cfg, report):
     report.check('alice: receives the first %d messages in order' % FIRST_BATCH,
                  got and received() == expected(), received())
 
-    for label, inflight, away, after, direct_tls in ROUNDS:
+    for label, inflight, away, after, direct_tls, address in ROUNDS:
+        to = full if address == 'full' else cfg['users']['alice']['jid']
         if not alice.is_connected():
             report.check('%s: alice is connected before the drop' % label, False, 'not connected')
             break
@@ -138,7 +142,7 @@ async def scenario(cfg, report):
         # RST below discards what sits unread in her socket), so she never counts or acknowledges them.
         alice.transport.pause_reading()
         seen = len(received())
-        bob_sends(inflight)
+        bob_sends(inflight, to)
         barrier = await bob.barrier(cfg['domain'])
         await asyncio.sleep(SETTLE)
         report.check('%s: %d messages are in flight, unread, when the connection dies' % (label, inflight),
@@ -151,10 +155,11 @@ async def scenario(cfg, report):
                      '%s, session_end x%d, sm_id %r' % (kind, events.count('session_end'), sm.sm_id))
 
         # While alice is away her session is detached: the server must keep what bob sends (§5).
-        bob_sends(away)
+        bob_sends(away, to)
         barrier = await bob.barrier(cfg['domain'])
         await asyncio.sleep(SETTLE)
-        report.check('%s: bob keeps sending while alice is away, with no error bounced' % label,
+        report.check('%s: bob keeps sending to the %s JID while alice is away, with no error bounced'
+                     % (label, address),
                      barrier == 'result' and not bob.messages(lambda m: m['type'] == 'error'), barrier)
 
         settled = events.arm('session_resumed', 'sm_failed', 'session_start')
@@ -174,7 +179,7 @@ async def scenario(cfg, report):
         report.check('%s: what was lost in flight or sent while alice was away arrives after the resumption'
                      % label, got and len(received()) - seen == inflight + away, received()[seen:])
 
-        bob_sends(after)
+        bob_sends(after, to)
         got = await until(lambda: len(received()) >= sent, report.timeout())
         # Extra copies would arrive right behind the expected ones, so look for them a moment longer.
         await asyncio.sleep(0.2)
