@@ -1,5 +1,5 @@
-// Minimal SCRAM client (RFC 5802 §3 and §7; RFC 7677 for SHA-256) for the load generator: no
-// channel binding ('n,,'), no authzid. Written here rather than taken from @xmpp/sasl-scram-sha-1
+// Minimal SCRAM client (RFC 5802 §3 and §7; RFC 7677 for SHA-256) for the load generator and the
+// SASL2 integration test: no authzid; channel binding ('p=<type>,,', XEP-0440) when given the data. Written here rather than taken from @xmpp/sasl-scram-sha-1
 // because the generator must not build element trees or go through a full client stack, and the
 // salted password is cached: every benchmark user shares one password and one stored credential set
 // (bench/targets/waddle.ts), so PBKDF2 runs once per thread instead of once per login.
@@ -12,7 +12,6 @@ const DIGEST: Record<ScramHash, { name: 'sha1' | 'sha256'; bytes: number }> = {
   'SHA-256': { name: 'sha256', bytes: 32 },
 };
 const GS2_HEADER = 'n,,';
-const CHANNEL_BINDING = Buffer.from(GS2_HEADER).toString('base64'); // "biws"
 
 /** SaltedPassword by `hash:salt:iterations`; one per thread, owned by the caller (no module state). */
 export type SaltedPasswordCache = Map<string, Buffer>;
@@ -24,9 +23,20 @@ export class ScramClient {
   readonly #nonce: string;
   readonly #cache: SaltedPasswordCache;
   #serverSignature: Buffer | undefined;
+  readonly #gs2: string;
+  /** c= : base64(gs2-header + channel-binding data), "biws" without binding (RFC 5802 §7). */
+  readonly #cbind: string;
 
-  constructor(hash: ScramHash, username: string, password: string, cache: SaltedPasswordCache) {
+  constructor(
+    hash: ScramHash,
+    username: string,
+    password: string,
+    cache: SaltedPasswordCache,
+    channelBinding?: { type: string; data: Buffer },
+  ) {
     this.hash = hash;
+    this.#gs2 = channelBinding ? `p=${channelBinding.type},,` : GS2_HEADER;
+    this.#cbind = Buffer.concat([Buffer.from(this.#gs2), channelBinding?.data ?? Buffer.alloc(0)]).toString('base64');
     this.#password = password;
     this.#cache = cache;
     this.#nonce = randomBytes(18).toString('base64');
@@ -37,7 +47,7 @@ export class ScramClient {
 
   /** client-first-message, to be base64-encoded into <auth/>. */
   clientFirst(): string {
-    return GS2_HEADER + this.#clientFirstBare;
+    return this.#gs2 + this.#clientFirstBare;
   }
 
   /** client-final-message for the server-first-message; throws if the server's message is unusable. */
@@ -56,7 +66,7 @@ export class ScramClient {
       salted = pbkdf2Sync(this.#password, Buffer.from(salt, 'base64'), iterations, d.bytes, d.name);
       this.#cache.set(key, salted);
     }
-    const withoutProof = `c=${CHANNEL_BINDING},r=${nonce}`;
+    const withoutProof = `c=${this.#cbind},r=${nonce}`;
     const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
     const clientKey = createHmac(d.name, salted).update('Client Key').digest();
     const storedKey = createHash(d.name).update(clientKey).digest();

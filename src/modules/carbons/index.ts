@@ -56,6 +56,15 @@ export default defineModule({
       };
     // §4, §5: an iq-set to the user's own account (the examples have no 'to').
     ctx.iq.set(CARBONS_NS.CARBONS, 'enable', toggle(true), ['account']);
+    // XEP-0386 §…: <enable xmlns='urn:xmpp:carbons:2'/> inline in Bind2 switches carbons on for the new
+    // session before any message can reach it; nothing is added to <bound/>.
+    ctx.bind2Feature(CARBONS_NS.CARBONS);
+    ctx.hooks.on('session:bind2-inline', ({ session, element, enabled: inline }) => {
+      if (element.name !== 'enable' || element.attrs.xmlns !== CARBONS_NS.CARBONS) return undefined;
+      enabled.add(session);
+      inline.add(CARBONS_NS.CARBONS);
+      return 'handled';
+    });
     ctx.iq.set(CARBONS_NS.CARBONS, 'disable', toggle(false), ['account']);
 
     /** The user's Carbons-enabled sessions on this (home) shard that `skip` does not exclude. */

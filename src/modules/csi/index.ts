@@ -27,6 +27,16 @@ export default defineModule({
 
     // XEP-0352 §4.2: <active/> and <inactive/> get no reply. §5.1: they are processed in order (this runs
     // in the session's serial queue), so a flush on <active/> is on the wire before any later answer.
+    // XEP-0386 §…: a client may state <inactive/> (or <active/>) inline while binding; it then behaves
+    // exactly as the nonza sent right after binding, and adds nothing to <bound/>.
+    ctx.bind2Feature(NS.CSI);
+    ctx.hooks.on('session:bind2-inline', ({ session, element, enabled }) => {
+      if (element.attrs.xmlns !== NS.CSI) return undefined;
+      if (element.name === 'inactive' && !inactive.has(session)) inactive.set(session, new CsiBuffer(BUFFER_CAPACITY));
+      enabled.add(NS.CSI);
+      return 'handled';
+    });
+
     ctx.hooks.on('session:nonza', ({ session, element }) => {
       if (element.attrs.xmlns !== NS.CSI) return undefined;
       if (element.name === 'inactive') {
