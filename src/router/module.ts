@@ -11,6 +11,9 @@ import type { Element } from '../xmpp/xml.ts';
 import type { HookHandler, HookMap, HookName, HookResult } from './hooks.ts';
 
 export { Priority } from './hooks.ts';
+// What modules may name from the rest of the server: they import from here, not from shard/ or storage/.
+export type { SessionRecord } from '../shard/session-table.ts';
+export type { BlockStore, FastToken, RosterItem, Subscription } from '../storage/ports.ts';
 
 export interface XepClaim {
   readonly xep?: number;

@@ -1,6 +1,6 @@
 // Block lists of users homed on this shard, loaded from the BlockStore on first use and kept in memory
 // (least recently used first out), so the per-stanza check is a synchronous Set lookup once warm.
-import type { BlockStore } from '../../storage/ports.ts';
+import type { BlockStore } from '../../router/module.ts';
 import { BlockList } from './block-list.ts';
 
 export class BlockListCache {

@@ -2,7 +2,7 @@
 // resources, presence on change, and enforcement of the list in both directions (enforcement.ts).
 import type { IqRequest } from '../../router/module.ts';
 import { defineModule } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { NS } from '../../xmpp/ns.ts';
 import { xml } from '../../xmpp/xml.ts';

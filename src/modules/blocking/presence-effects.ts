@@ -2,7 +2,7 @@
 // "allowed to receive presence notifications from the user" get anything (RFC 6121 §4: a subscription
 // of 'from' or 'both', or directed presence that is still in force, RFC 6121 §4.6).
 import type { ModuleContext } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { bareOf, parseJid, tryParseJid } from '../../xmpp/jid.ts';
 import { parseElement } from '../../xmpp/stream-parser.ts';
 import { xml } from '../../xmpp/xml.ts';

@@ -5,7 +5,7 @@
 // delivered the original ('message:delivered'), so each side only touches its own user's sessions.
 import type { IqRequest } from '../../router/module.ts';
 import { defineModule, Priority } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { bareOf, tryParseJid } from '../../xmpp/jid.ts';
 import type { Element } from '../../xmpp/xml.ts';

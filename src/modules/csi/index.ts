@@ -1,7 +1,7 @@
 // XEP-0352: Client State Indication. While a client says it is <inactive/>, stanzas that can wait are
 // held back (see urgency.ts) and written, in order, before the next urgent one or on <active/>.
 import { defineModule } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { NS } from '../../xmpp/ns.ts';
 import { xml } from '../../xmpp/xml.ts';
 import { CsiBuffer } from './csi-buffer.ts';

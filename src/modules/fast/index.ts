@@ -2,7 +2,7 @@
 // negotiation on the connection's edge reaches the user's tokens through these rpcs; the HT mechanisms
 // themselves live in src/stream/sasl/ht.ts.
 import { defineModule } from '../../router/module.ts';
-import type { FastToken } from '../../storage/ports.ts';
+import type { FastToken } from '../../router/module.ts';
 import { isHtMechanism } from '../../stream/sasl/ht.ts';
 
 /**

@@ -1,6 +1,6 @@
 // RFC 6121 §8.5: which of a local user's sessions receive a message. Pure functions over session
 // state (no I/O), so the rules can be read and tested apart from routing.
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import type { Element } from '../../xmpp/xml.ts';
 
 export type MessageType = 'normal' | 'chat' | 'groupchat' | 'headline' | 'error';

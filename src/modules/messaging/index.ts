@@ -4,7 +4,7 @@
 // router answers service-unavailable (RFC 6121 §8.5.2.2.1 option b).
 import type { ModuleContext } from '../../router/module.ts';
 import { defineModule, Priority } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { bareOf, type Jid } from '../../xmpp/jid.ts';
 import type { Element } from '../../xmpp/xml.ts';

@@ -3,7 +3,7 @@
 // stamped with XEP-0203 <delay/>, when the user next sends non-negative available presence.
 import type { ModuleContext } from '../../router/module.ts';
 import { defineModule, Priority } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { bareOf } from '../../xmpp/jid.ts';
 import { NS } from '../../xmpp/ns.ts';

@@ -2,7 +2,7 @@
 // unavailable (sent by the client or generated when the session ends), and answers about the user's
 // resources sent to one contact. Runs on the user's home shard.
 import type { ModuleContext } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { bareOf, tryParseJid } from '../../xmpp/jid.ts';
 import { type Element, xml } from '../../xmpp/xml.ts';
 import { parsePriority, readdress, storedPresence, unavailable } from './codec.ts';

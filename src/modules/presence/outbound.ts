@@ -2,7 +2,7 @@
 // broadcast (§4.2, §4.4, §4.5), directed presence (§4.6) and the user's side of subscriptions (§3, A.2).
 import type { HookResult } from '../../router/hooks.ts';
 import type { ModuleContext } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { bareOf, fullOf, type Jid } from '../../xmpp/jid.ts';
 import type { Element } from '../../xmpp/xml.ts';

@@ -2,7 +2,7 @@
 // on the sending user's server (A.2, "outbound") and on the receiving user's server (A.3, "inbound").
 // Pure: no I/O, no XML. The roster module applies these under its per-user lock; the presence module
 // acts on the returned flags (route, deliver, auto-reply, presence).
-import type { Subscription } from '../../storage/ports.ts';
+import type { Subscription } from '../../router/module.ts';
 
 export type SubscriptionType = 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed';
 

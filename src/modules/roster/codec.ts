@@ -1,5 +1,5 @@
 // RFC 6121 §2: the jabber:iq:roster payloads (result, push, set) and which stored items a client sees.
-import type { RosterItem } from '../../storage/ports.ts';
+import type { RosterItem } from '../../router/module.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { bareOf, tryParseJid } from '../../xmpp/jid.ts';
 import { NS } from '../../xmpp/ns.ts';

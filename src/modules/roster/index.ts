@@ -2,8 +2,8 @@
 // sets here, subscription changes asked for by the presence module over RPC_APPLY_SUBSCRIPTION) runs under
 // one per-user lock on the user's home shard, so pushes go out in version order and no update is lost.
 import { defineModule, type IqRequest, type ModuleContext } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
-import type { RosterItem } from '../../storage/ports.ts';
+import type { SessionRecord } from '../../router/module.ts';
+import type { RosterItem } from '../../router/module.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { bareOf } from '../../xmpp/jid.ts';
 import { NS } from '../../xmpp/ns.ts';

@@ -2,7 +2,7 @@
 // changes applied by the roster module under its per-user lock, through a shard rpc so every write to a
 // user's roster goes through one place, in order, whichever module asks.
 import type { ModuleContext } from '../../router/module.ts';
-import type { RosterItem } from '../../storage/ports.ts';
+import type { RosterItem } from '../../router/module.ts';
 import type { Outcome, SubscriptionType } from '../presence/subscription.ts';
 import { buildPush } from './codec.ts';
 

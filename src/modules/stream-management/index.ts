@@ -3,7 +3,7 @@
 // unacknowledged stanzas when a session ends for good (§... 'Stanza Acknowledgements'): messages go
 // back through RFC 6121 delivery (other resources or offline storage), never silently lost.
 import { Priority, defineModule } from '../../router/module.ts';
-import type { SessionRecord } from '../../shard/session-table.ts';
+import type { SessionRecord } from '../../router/module.ts';
 import { NS } from '../../xmpp/ns.ts';
 import { parseElement } from '../../xmpp/stream-parser.ts';
 import { type Element, xml } from '../../xmpp/xml.ts';
