@@ -17,6 +17,8 @@ import { compareTable, readRecords, type RunConfig, type RunRecord, runsTable, t
 import { crossShardPairs, directShares, directUsers, pairsOf } from './scenarios/direct.ts';
 import { loginShares } from './scenarios/login.ts';
 import { BENCH_DOMAIN, benchUser, provisionUsers, startWaddle } from './targets/waddle.ts';
+import { idleMain } from './scenarios/idle.ts';
+import { presenceMain } from './scenarios/presence.ts';
 
 const USAGE = `usage: npm run bench -- <direct|login> [options]
   --target waddle          server under test (only waddle for now; see README "Peer servers")
@@ -108,6 +110,9 @@ function cpuCount(list: string): number {
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 async function main(argv: string[]): Promise<number> {
+  // idle and presence have their own phases and options (bench/loadgen/phase-driver.ts).
+  if (argv[0] === 'idle') return idleMain(argv.slice(1));
+  if (argv[0] === 'presence') return presenceMain(argv.slice(1));
   const { values: v, positionals } = opts(argv);
   if (v.help) {
     console.log(USAGE);

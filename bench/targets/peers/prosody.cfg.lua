@@ -1,0 +1,31 @@
+-- Prosody config template for the waddle benchmark (bench/targets/prosody.ts fills the {{…}} slots).
+-- Equivalent to waddle's bench config: c2s on loopback only, STARTTLS with a self-signed P-256
+-- certificate (required unless the run is plain), roster, presence, offline storage, blocking, ping,
+-- disco, version and CSI on; archiving (MAM), s2s, HTTP and rate limits off.
+run_as_root = true -- the harness runs as root and Prosody refuses that otherwise (util/startup.lua)
+pidfile = nil
+data_path = "{{data}}"
+log = { { levels = { min = "warn" }, to = "file", filename = "{{log}}" } }
+plugin_paths = {}
+network_backend = "epoll"
+-- mod_limits is not loaded, so no c2s rate limit applies; the stanza size limit stays at its default.
+modules_enabled = {
+  "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "offline"; "blocklist"; "csi_simple";
+}
+modules_disabled = { "s2s"; "posix"; "limits"; "mam" }
+c2s_ports = { {{c2s}} }
+c2s_direct_tls_ports = { {{tls}} }
+c2s_interfaces = { "127.0.0.1" }
+s2s_ports = {}
+http_ports = {}
+https_ports = {}
+c2s_require_encryption = {{require_tls}}
+allow_unencrypted_plain_auth = false
+authentication = "internal_hashed"
+default_iteration_count = 4096
+storage = "internal"
+certificates = nil
+ssl = { key = "{{key}}"; certificate = "{{cert}}" }
+c2s_direct_tls_ssl = { key = "{{key}}"; certificate = "{{cert}}" }
+VirtualHost "localhost"
+  ssl = { key = "{{key}}"; certificate = "{{cert}}" }
