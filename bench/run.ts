@@ -16,12 +16,13 @@ import { printProfileTop } from './profile-top.ts';
 import { compareTable, readRecords, type RunConfig, type RunRecord, runsTable, threadsTable } from './report.ts';
 import { crossShardPairs, directShares, directUsers, pairsOf } from './scenarios/direct.ts';
 import { loginShares } from './scenarios/login.ts';
-import { BENCH_DOMAIN, benchUser, provisionUsers, startWaddle } from './targets/waddle.ts';
+import { targetNamed } from './targets/registry.ts';
+import { BENCH_DOMAIN, benchUser } from './targets/waddle.ts';
 import { idleMain } from './scenarios/idle.ts';
 import { presenceMain } from './scenarios/presence.ts';
 
 const USAGE = `usage: npm run bench -- <direct|login> [options]
-  --target waddle          server under test (only waddle for now; see README "Peer servers")
+  --target T               server under test: waddle (default), prosody or ejabberd (README "Peer servers")
   --workers N              server shard threads (default 2)
   --runs N                 repetitions, each on a freshly started server (default 3)
   --tls | --plain | --direct-tls   STARTTLS (default), plain TCP (require_tls = false), or XEP-0368 direct TLS
@@ -138,11 +139,11 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  if (v.target !== 'waddle') throw new Error(`unknown --target '${v.target}' (peer servers are a TODO in bench/README.md)`);
+  const target = targetNamed(v.target);
 
   const machine = { nproc: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version };
   const transport: TransportMode = v.plain ? 'plain' : v['direct-tls'] ? 'direct-tls' : 'starttls';
-  const mechanism = (v.mech ?? (transport === 'plain' ? 'SCRAM-SHA-256' : 'PLAIN')) as Mechanism;
+  const mechanism = (v.mech ?? (transport === 'plain' ? target.plainMechanism : 'PLAIN')) as Mechanism;
   if (!['PLAIN', 'SCRAM-SHA-1', 'SCRAM-SHA-256'].includes(mechanism)) throw new Error(`unknown --mech '${mechanism}'`);
   if (mechanism === 'PLAIN' && transport === 'plain')
     throw new Error('the server offers PLAIN only over TLS (RFC 6120 §13.8); use a SCRAM --mech');
@@ -198,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
   await mkdir(dataDir, { recursive: true });
   const userCount = scenario === 'direct' ? directUsers(direct) : login.users;
   const t0 = Date.now();
-  const created = await provisionUsers(
+  const created = await target.provision(
     dataDir,
     workers,
     Array.from({ length: userCount }, (_, i) => `${benchUser(i)}@${BENCH_DOMAIN}`),
@@ -219,7 +220,7 @@ async function main(argv: string[]): Promise<number> {
         log(`machine busy ${quiet.busyCores.toFixed(2)} cores before run ${run} (waited ${(quiet.waitedMs / 1000).toFixed(0)} s)`);
       }
       const cpuProfDir = v['cpu-prof'] === undefined ? null : resolve(v['cpu-prof'], `run-${run}`);
-      const server = await startWaddle({
+      const server = await target.start({
         dataDir,
         workers,
         allowPlain: transport === 'plain',
@@ -256,7 +257,7 @@ async function main(argv: string[]): Promise<number> {
       const busiest = o.server.threads[0];
       const record: RunRecord = {
         scenario,
-        target: 'waddle',
+        target: target.name,
         run,
         date: new Date().toISOString(),
         config,

@@ -4,73 +4,22 @@
 // slixmpp resumes once over STARTTLS and once over direct TLS; it prints one JSON line per check
 // ({check, ok, detail}) and each becomes its own assertion here. The server's log is checked too: it
 // must have seen an unclean drop (session kept) and two resumptions, not new sessions.
-import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Placement } from '../../src/shard/placement.ts';
 import { addUser, startServerProcess } from '../helpers/server.ts';
+import { runSlixmppScript, slixmppVersion, userOnShard } from '../helpers/slixmpp.ts';
 
-// The Debian interpreter: slixmpp is a system package, and the `python3` on PATH may be another Python.
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('./slixmpp/stream_management.py', import.meta.url));
-// The script bounds itself (45 s deadline, 5 s per step); this only stops a wedged interpreter.
-const SCRIPT_KILL_MS = 60_000;
 const WORKERS = 2;
 const DOMAIN = 'localhost';
 const RESUMPTIONS = 2;
 
-interface Check {
-  check: string;
-  ok: boolean;
-  detail: string;
-}
-
-/** The first `<prefix><n>@localhost` whose home shard is `shard`. */
-function userOnShard(placement: Placement, prefix: string, shard: number): string {
-  for (let n = 0; ; n++) {
-    const jid = `${prefix}${n}@${DOMAIN}`;
-    if (placement.shardOf(jid) === shard) return jid;
-  }
-}
-
-function runScript(config: unknown): Promise<{ code: number | null; checks: Check[]; noise: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
-  delete env.PYTHONPATH;
-  delete env.PYTHONHOME;
-  const child = spawn(PYTHON, [SCRIPT, JSON.stringify(config)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const checks: Check[] = [];
-  let noise = '';
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      const parsed = JSON.parse(line) as Partial<Check>;
-      if (typeof parsed.check === 'string' && typeof parsed.ok === 'boolean') {
-        checks.push({ check: parsed.check, ok: parsed.ok, detail: String(parsed.detail ?? '') });
-        return;
-      }
-    } catch {
-      // not a check line: kept as noise below
-    }
-    noise += `${line}\n`;
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    noise += d.toString();
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), SCRIPT_KILL_MS);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, checks, noise: noise.slice(-4000) });
-    });
-  });
-}
-
-const probe = spawnSync(PYTHON, ['-c', 'import slixmpp; print(slixmpp.__version__)'], { encoding: 'utf8' });
-if (probe.status !== 0) {
-  t.plan(0, `skip: slixmpp interop needs ${PYTHON} with python3-slixmpp installed: ${probe.stderr.trim()}`);
+const probe = slixmppVersion();
+if (!probe.ok) {
+  if (process.env.CI) t.fail(probe.why);
+  else t.plan(0, `skip: ${probe.why}`);
 } else {
-  t.test(`slixmpp ${probe.stdout.trim()} resumes after abrupt drops without losing or duplicating messages`, async (t) => {
+  t.test(`slixmpp ${probe.version} resumes after abrupt drops without losing or duplicating messages`, async (t) => {
     const placement = new Placement(WORKERS);
     const dataDir = t.testdir();
     const users = {
@@ -81,7 +30,7 @@ if (probe.status !== 0) {
     const server = await startServerProcess({ dataDir, workers: WORKERS });
     t.teardown(() => server.stop());
 
-    const run = await runScript({
+    const run = await runSlixmppScript('stream_management.py', {
       host: '127.0.0.1',
       c2sPort: server.c2sPort,
       tlsPort: server.tlsPort,

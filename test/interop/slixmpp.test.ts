@@ -3,34 +3,14 @@
 // line per check ({check, ok, detail}); every check becomes its own assertion here, so a failure is
 // visible by name. The two users of a scenario are picked on different shards, so every exchange crosses
 // worker threads. The scripts run concurrently (distinct users per scenario) to keep the file fast.
-import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Placement } from '../../src/shard/placement.ts';
 import { addUser, startServerProcess } from '../helpers/server.ts';
+import { runSlixmppScript, slixmppVersion, userOnShard } from '../helpers/slixmpp.ts';
 
-// The Debian interpreter: slixmpp is a system package, and the `python3` on PATH may be another Python.
-const PYTHON = '/usr/bin/python3';
-const SCRIPTS = fileURLToPath(new URL('./slixmpp/', import.meta.url));
-// The scripts bound themselves (45 s deadline); this only stops a wedged interpreter.
-const SCRIPT_KILL_MS = 60_000;
 const WORKERS = 2;
 const DOMAIN = 'localhost';
-
-interface Check {
-  check: string;
-  ok: boolean;
-  detail: string;
-}
-
-interface ScriptRun {
-  code: number | null;
-  checks: Check[];
-  /** stdout lines that are not checks, and stderr: shown when something fails. */
-  noise: string;
-}
 
 interface Scenario {
   name: string;
@@ -46,50 +26,12 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'a stream error on other connections leaves sessions working', script: 'stream_error.py', users: ['alice', 'bob'] },
 ];
 
-/** The first `<prefix><n>@localhost` whose home shard is `shard`. */
-function userOnShard(placement: Placement, prefix: string, shard: number): string {
-  for (let n = 0; ; n++) {
-    const jid = `${prefix}${n}@${DOMAIN}`;
-    if (placement.shardOf(jid) === shard) return jid;
-  }
-}
-
-function runScript(script: string, config: unknown): Promise<ScriptRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
-  delete env.PYTHONPATH;
-  delete env.PYTHONHOME;
-  const child = spawn(PYTHON, [join(SCRIPTS, script), JSON.stringify(config)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const checks: Check[] = [];
-  let noise = '';
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      const parsed = JSON.parse(line) as Partial<Check>;
-      if (typeof parsed.check === 'string' && typeof parsed.ok === 'boolean') {
-        checks.push({ check: parsed.check, ok: parsed.ok, detail: String(parsed.detail ?? '') });
-        return;
-      }
-    } catch {
-      // not a check line: kept as noise below
-    }
-    noise += `${line}\n`;
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    noise += d.toString();
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), SCRIPT_KILL_MS);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, checks, noise: noise.slice(-4000) });
-    });
-  });
-}
-
-const probe = spawnSync(PYTHON, ['-c', 'import slixmpp; print(slixmpp.__version__)'], { encoding: 'utf8' });
-if (probe.status !== 0) {
-  t.plan(0, `skip: slixmpp interop needs ${PYTHON} with python3-slixmpp installed: ${probe.stderr.trim()}`);
+const probe = slixmppVersion();
+if (!probe.ok) {
+  if (process.env.CI) t.fail(probe.why);
+  else t.plan(0, `skip: ${probe.why}`);
 } else {
-  t.comment(`slixmpp ${probe.stdout.trim()}`);
+  t.comment(`slixmpp ${probe.version}`);
   const placement = new Placement(WORKERS);
   const dataDir = t.testdir();
   const plans = SCENARIOS.map((s, i) => {
@@ -112,7 +54,7 @@ if (probe.status !== 0) {
     ca: join(dataDir, 'tls', `${DOMAIN}.crt`),
     domain: DOMAIN,
   };
-  const runs = await Promise.all(plans.map((p) => runScript(p.scenario.script, { ...base, users: p.users })));
+  const runs = await Promise.all(plans.map((p) => runSlixmppScript(p.scenario.script, { ...base, users: p.users })));
 
   for (const [i, plan] of plans.entries()) {
     const run = runs[i];

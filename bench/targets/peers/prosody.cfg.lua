@@ -12,7 +12,7 @@ network_backend = "epoll"
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "offline"; "blocklist"; "csi_simple";
 }
-modules_disabled = { "s2s"; "posix"; "limits"; "mam" }
+modules_disabled = { "s2s"; "limits"; "mam" }
 c2s_ports = { {{c2s}} }
 c2s_direct_tls_ports = { {{tls}} }
 c2s_interfaces = { "127.0.0.1" }
@@ -24,7 +24,7 @@ allow_unencrypted_plain_auth = false
 authentication = "internal_hashed"
 default_iteration_count = 4096
 storage = "internal"
-certificates = nil
+certificates = "{{certdir}}"
 ssl = { key = "{{key}}"; certificate = "{{cert}}" }
 c2s_direct_tls_ssl = { key = "{{key}}"; certificate = "{{cert}}" }
 VirtualHost "localhost"
