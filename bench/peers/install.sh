@@ -35,5 +35,5 @@ for pidfile in /run/prosody/prosody.pid /run/ejabberd/ejabberd.pid; do
 done
 ejabberdctl stop >/dev/null 2>&1 || true
 
-prosody --version 2>/dev/null | head -n 1 || prosodyctl about 2>/dev/null | head -n 3 || true
+# (not `prosody --version`: Prosody 0.12 has no such flag and starts the server with /etc/prosody's config)
 dpkg-query -W -f='${Package} ${Version}\n' prosody ejabberd erlang-base 2>/dev/null || true

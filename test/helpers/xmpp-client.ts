@@ -16,6 +16,33 @@ export interface TestXmpp {
   stop(): Promise<void>;
 }
 
+/**
+ * A raw xmpp.js client for tests that drive its lifecycle themselves (stream management, FAST):
+ * STARTTLS on `port`, no automatic reconnect unless asked, errors swallowed (tests assert on outcomes).
+ */
+export function newXmppJs(opts: { port: number; username: string; password: string; resource: string; reconnect?: boolean }): XmppClient {
+  const xmpp = client({
+    service: `xmpp://127.0.0.1:${opts.port}`,
+    domain: 'localhost',
+    username: opts.username,
+    password: opts.password,
+    resource: opts.resource,
+    // xmpp.js waits 2 s per step by default; CI runs two server processes on two cores at once.
+    timeout: 15_000,
+  });
+  xmpp.on('error', () => {});
+  if (!opts.reconnect) xmpp.reconnect.stop();
+  return xmpp;
+}
+
+/** Two users whose bare JIDs are homed on different shards, so everything between them crosses the rings. */
+export function usersOnDifferentShards(placement: { shardOf(jid: string): number }): [string, string] {
+  const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
+  const a = names[0] as string;
+  const b = names.find((n) => placement.shardOf(`${n}@localhost`) !== placement.shardOf(`${a}@localhost`)) as string;
+  return [a, b];
+}
+
 export async function connectXmppJs(opts: {
   port: number;
   directTls?: boolean;

@@ -5,14 +5,12 @@ import { xml } from '@xmpp/client';
 import { Placement } from '../../src/shard/placement.ts';
 import type { Element } from '../../src/xmpp/xml.ts';
 import { addUser, type ServerProcess, startServerProcess } from '../helpers/server.ts';
-import { connectXmppJs } from '../helpers/xmpp-client.ts';
+import { connectXmppJs, usersOnDifferentShards } from '../helpers/xmpp-client.ts';
 
 const CARBONS = 'urn:xmpp:carbons:2';
 const FORWARD = 'urn:xmpp:forward:0';
 const placement = new Placement(2);
-const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
-const a = names[0] as string;
-const b = names.find((n) => placement.shardOf(`${n}@localhost`) !== placement.shardOf(`${a}@localhost`)) as string;
+const [a, b] = usersOnDifferentShards(placement);
 const A = `${a}@localhost`;
 const B = `${b}@localhost`;
 

@@ -1,8 +1,9 @@
 // XEP-0388 SASL2 + XEP-0484 FAST with xmpp.js: a password login asks for a token; the next login of the
 // same client uses the token (HT-SHA-256-NONE) instead of the password; a wrong token falls back.
-import { client, xml, type XmppClient } from '@xmpp/client';
+import { xml } from '@xmpp/client';
 import t from 'tap';
 import { addUser, startServerProcess } from '../helpers/server.ts';
+import { newXmppJs } from '../helpers/xmpp-client.ts';
 
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
 
@@ -18,16 +19,7 @@ t.test('FAST token login after a password login', async (t) => {
   const server = await startServerProcess({ dataDir, workers: 2 });
   t.teardown(() => server.stop());
 
-  const alice: XmppClient = client({
-    service: `xmpp://127.0.0.1:${server.c2sPort}`,
-    domain: 'localhost',
-    username: 'alice',
-    password: 'pw',
-    resource: 'phone',
-    timeout: 15_000,
-  });
-  alice.on('error', () => {});
-  alice.reconnect.stop();
+  const alice = newXmppJs({ port: server.c2sPort, username: 'alice', password: 'pw', resource: 'phone' });
   type Token = { token: string; mechanism: string; expiry: string };
   const fast = (alice as unknown as { fast: { fetch(): Promise<Token | undefined>; save(t: Token): Promise<void> } }).fast;
 
@@ -50,16 +42,7 @@ t.test('FAST token login after a password login', async (t) => {
 
   // A token the server does not know fails with not-authorized; xmpp.js then logs in with the password
   // and asks for a new token. (A new client instance: xmpp.js caches the token it started with.)
-  const again: XmppClient = client({
-    service: `xmpp://127.0.0.1:${server.c2sPort}`,
-    domain: 'localhost',
-    username: 'alice',
-    password: 'pw',
-    resource: 'phone',
-    timeout: 15_000,
-  });
-  again.on('error', () => {});
-  again.reconnect.stop();
+  const again = newXmppJs({ port: server.c2sPort, username: 'alice', password: 'pw', resource: 'phone' });
   const againFast = (again as unknown as { fast: typeof fast }).fast;
   await againFast.save({ ...(token as Token), token: 'secret-token:fast-forged' });
   await again.start();

@@ -6,13 +6,11 @@ import { Placement } from '../../src/shard/placement.ts';
 import type { Element } from '../../src/xmpp/xml.ts';
 import { connectRaw } from '../helpers/raw-client.ts';
 import { addUser, type ServerProcess, startServerProcess } from '../helpers/server.ts';
-import { connectXmppJs, type TestXmpp } from '../helpers/xmpp-client.ts';
+import { connectXmppJs, usersOnDifferentShards, type TestXmpp } from '../helpers/xmpp-client.ts';
 
 const placement = new Placement(2);
 // Two users homed on different shards, so everything between them crosses the rings.
-const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
-const a = names[0] as string;
-const b = names.find((n) => placement.shardOf(`${n}@localhost`) !== placement.shardOf(`${a}@localhost`)) as string;
+const [a, b] = usersOnDifferentShards(placement);
 const A = `${a}@localhost`;
 const B = `${b}@localhost`;
 
