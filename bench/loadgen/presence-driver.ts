@@ -196,7 +196,19 @@ export class PresenceDriver {
     for (const u of this.#users) u.socket?.write(`<presence type='unavailable'/>`);
     const expected = this.#users.length * this.#init.contacts;
     const got = () => this.#users.reduce((n, u) => n + Math.min(u.unavailable, this.#init.contacts), 0);
-    await this.#await(() => got() >= expected, timeoutMs);
+    // A contact that went offline first gets nothing (RFC 6121 §4.5.2 broadcasts only to available
+    // resources), so with everyone leaving at once about half of `expected` arrives: wait for the
+    // count to stay still for 300 ms.
+    let last = -1;
+    let stillSince = Date.now();
+    await this.#await(() => {
+      const n = got();
+      if (n !== last) {
+        last = n;
+        stillSince = Date.now();
+      }
+      return n >= expected || Date.now() - stillSince >= 300;
+    }, timeoutMs);
     return this.#result(expected, got(), this.#users.length, null);
   }
 

@@ -7,8 +7,19 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { IdleCheck, IdleInit } from '../loadgen/idle-driver.ts';
-import { callAll, COMMON_OPTIONS, clientParams, commonOptions, DriverThread, emit, log, machineInfo, num, withServers } from '../loadgen/phase-driver.ts';
-import { clockTicksPerSecond, cpuBetween, memory, snapshot } from '../loadgen/proc-stats.ts';
+import {
+  callAll,
+  COMMON_OPTIONS,
+  clientParams,
+  commonOptions,
+  DriverThread,
+  emit,
+  log,
+  machineInfo,
+  num,
+  withServers,
+} from '../loadgen/phase-driver.ts';
+import { clockTicksPerSecond, cpuBetween, hostBusyTicks, memory, snapshot } from '../loadgen/proc-stats.ts';
 import type { ReadyInfo } from '../loadgen/protocol.ts';
 import { median } from '../report.ts';
 import { BENCH_DOMAIN, benchUser } from '../targets/waddle.ts';
@@ -20,7 +31,18 @@ export interface IdleRecord {
   target: 'waddle';
   run: number;
   date: string;
-  config: { workers: number; transport: string; mechanism: string; connections: number; settleSec: number; durationSec: number; genThreads: number; addresses: number; pinServer: string | null; pinGenerator: string | null };
+  config: {
+    workers: number;
+    transport: string;
+    mechanism: string;
+    connections: number;
+    settleSec: number;
+    durationSec: number;
+    genThreads: number;
+    addresses: number;
+    pinServer: string | null;
+    pinGenerator: string | null;
+  };
   machine: { nproc: number; cpu: string; node: string };
   connected: number;
   loginSec: number;
@@ -31,6 +53,8 @@ export interface IdleRecord {
   kbPerConnection: number;
   idleServerCpuSec: number;
   idleServerCores: number;
+  /** Cores busy outside the server and the generator during the idle window (other jobs on the machine). */
+  hostOtherCores: number;
   loginServerCpuSec: number;
   disconnects: number;
   firstError: string | null;
@@ -51,7 +75,10 @@ export function kbPerConnection(baselineMb: number, afterMb: number, connections
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function idleTable(records: readonly IdleRecord[]): string {
-  const rows = ['| transport | conns | run | login s | baseline MB | RSS MB (settled) | RSS MB (after idle) | KB/conn | idle server CPU s | idle cores | disconnects |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = [
+    '| transport | conns | run | login s | baseline MB | RSS MB (settled) | RSS MB (after idle) | KB/conn | idle server CPU s | idle cores | disconnects |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   const row = (r: IdleRecord, run: string) =>
     `| ${r.config.transport} | ${r.connected} | ${run} | ${r.loginSec.toFixed(1)} | ${r.baselineRssMb.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.rssAfterMb.toFixed(1)} | ${r.kbPerConnection.toFixed(1)} | ${r.idleServerCpuSec.toFixed(2)} | ${r.idleServerCores.toFixed(4)} | ${r.disconnects} |`;
   for (const r of records) rows.push(row(r, String(r.run)));
@@ -95,60 +122,92 @@ export async function idleMain(argv: string[]): Promise<number> {
   const settleMs = num('settle', v.settle, 0, 600) * 1000;
   const durationMs = num('duration', v.duration, 1, 3600) * 1000;
   const addresses = num('addresses', v.addresses, 1, 250);
-  const genThreads = v['gen-threads'] ? num('gen-threads', v['gen-threads'], 1, 64) : Math.max(1, Math.min(4, Math.ceil(connections / 5000)));
+  const genThreads = v['gen-threads']
+    ? num('gen-threads', v['gen-threads'], 1, 64)
+    : Math.max(1, Math.min(4, Math.ceil(connections / 5000)));
   const client = clientParams(c, addresses);
   const records: IdleRecord[] = [];
   const jids = Array.from({ length: connections }, (_, i) => `${benchUser(i)}@${BENCH_DOMAIN}`);
-  await withServers(c, jids, async () => {}, async (server, target, run) => {
-    const ticks = clockTicksPerSecond();
-    await sleep(settleMs);
-    const baseline = memory(server.pid);
-    const threads = Array.from({ length: genThreads }, (_, t) => {
-      const init: IdleInit & { driver: string } = { driver: 'idle', target, client, users: idleUsersOf(connections, genThreads, t), connectConcurrency: 32 };
-      return new DriverThread(DRIVER, init);
-    });
-    try {
-      const l0 = snapshot(server.pid, performance.now());
-      const readies = await callAll<ReadyInfo>(threads, 'setup', null, 600_000);
-      const l1 = snapshot(server.pid, performance.now());
-      const connected = readies.reduce((n, r) => n + r.connections, 0);
-      const failed = readies.reduce((n, r) => n + r.failed, 0);
-      if (failed > 0) throw new Error(`${failed} connections failed to log in; first error: ${readies.find((r) => r.firstError)?.firstError}`);
+  await withServers(
+    c,
+    jids,
+    async () => {},
+    async (server, target, run) => {
+      const ticks = clockTicksPerSecond();
       await sleep(settleMs);
-      const settled = memory(server.pid);
-      const s0 = snapshot(server.pid, performance.now());
-      await sleep(durationMs);
-      const s1 = snapshot(server.pid, performance.now());
-      const after = memory(server.pid);
-      const checks = await callAll<IdleCheck>(threads, 'check', null, 30_000);
-      const idle = cpuBetween(s0, s1, ticks);
-      const record: IdleRecord = {
-        scenario: 'idle',
-        target: 'waddle',
-        run,
-        date: new Date().toISOString(),
-        config: { workers: c.workers, transport: c.transport, mechanism: c.mechanism, connections, settleSec: settleMs / 1000, durationSec: durationMs / 1000, genThreads, addresses, pinServer: c.pinServer, pinGenerator: c.pinGenerator },
-        machine: machineInfo(),
-        connected,
-        loginSec: (l1.at - l0.at) / 1000,
-        baselineRssMb: baseline.rssMb,
-        rssMb: settled.rssMb,
-        rssAfterMb: after.rssMb,
-        peakRssMb: after.peakRssMb,
-        kbPerConnection: kbPerConnection(baseline.rssMb, after.rssMb, connected),
-        idleServerCpuSec: idle.cpuSec,
-        idleServerCores: idle.cores,
-        loginServerCpuSec: cpuBetween(l0, l1, ticks).cpuSec,
-        disconnects: checks.reduce((n, k) => n + k.disconnects, 0),
-        firstError: checks.find((k) => k.firstError)?.firstError ?? null,
-      };
-      records.push(record);
-      emit(c, record);
-      log(`run ${run}: ${connected} conns, RSS ${baseline.rssMb.toFixed(1)} → ${after.rssMb.toFixed(1)} MB, ${record.kbPerConnection.toFixed(1)} KB/conn, idle CPU ${idle.cpuSec.toFixed(2)} s`);
-    } finally {
-      await Promise.all(threads.map((t) => t.close()));
-    }
-  });
+      const baseline = memory(server.pid);
+      const threads = Array.from({ length: genThreads }, (_, t) => {
+        const init: IdleInit & { driver: string } = {
+          driver: 'idle',
+          target,
+          client,
+          users: idleUsersOf(connections, genThreads, t),
+          connectConcurrency: 32,
+        };
+        return new DriverThread(DRIVER, init);
+      });
+      try {
+        const l0 = snapshot(server.pid, performance.now());
+        const readies = await callAll<ReadyInfo>(threads, 'setup', null, 600_000);
+        const l1 = snapshot(server.pid, performance.now());
+        const connected = readies.reduce((n, r) => n + r.connections, 0);
+        const failed = readies.reduce((n, r) => n + r.failed, 0);
+        if (failed > 0)
+          throw new Error(`${failed} connections failed to log in; first error: ${readies.find((r) => r.firstError)?.firstError}`);
+        await sleep(settleMs);
+        const settled = memory(server.pid);
+        const h0 = hostBusyTicks();
+        const g0 = process.cpuUsage();
+        const s0 = snapshot(server.pid, performance.now());
+        await sleep(durationMs);
+        const s1 = snapshot(server.pid, performance.now());
+        const g1 = process.cpuUsage(g0);
+        const h1 = hostBusyTicks();
+        const after = memory(server.pid);
+        const checks = await callAll<IdleCheck>(threads, 'check', null, 30_000);
+        const idle = cpuBetween(s0, s1, ticks);
+        const record: IdleRecord = {
+          scenario: 'idle',
+          target: 'waddle',
+          run,
+          date: new Date().toISOString(),
+          config: {
+            workers: c.workers,
+            transport: c.transport,
+            mechanism: c.mechanism,
+            connections,
+            settleSec: settleMs / 1000,
+            durationSec: durationMs / 1000,
+            genThreads,
+            addresses,
+            pinServer: c.pinServer,
+            pinGenerator: c.pinGenerator,
+          },
+          machine: machineInfo(),
+          connected,
+          loginSec: (l1.at - l0.at) / 1000,
+          baselineRssMb: baseline.rssMb,
+          rssMb: settled.rssMb,
+          rssAfterMb: after.rssMb,
+          peakRssMb: after.peakRssMb,
+          kbPerConnection: kbPerConnection(baseline.rssMb, after.rssMb, connected),
+          idleServerCpuSec: idle.cpuSec,
+          idleServerCores: idle.cores,
+          hostOtherCores: Math.max(0, ((h1 - h0) / ticks - idle.cpuSec - (g1.user + g1.system) / 1e6) / idle.wallSec),
+          loginServerCpuSec: cpuBetween(l0, l1, ticks).cpuSec,
+          disconnects: checks.reduce((n, k) => n + k.disconnects, 0),
+          firstError: checks.find((k) => k.firstError)?.firstError ?? null,
+        };
+        records.push(record);
+        emit(c, record);
+        log(
+          `run ${run}: ${connected} conns, RSS ${baseline.rssMb.toFixed(1)} → ${after.rssMb.toFixed(1)} MB, ${record.kbPerConnection.toFixed(1)} KB/conn, idle CPU ${idle.cpuSec.toFixed(2)} s`,
+        );
+      } finally {
+        await Promise.all(threads.map((t) => t.close()));
+      }
+    },
+  );
   if (!c.json) console.log(`\n${idleTable(records)}`);
   return 0;
 }

@@ -372,7 +372,11 @@ export class C2sConnection implements ConnectionHandle {
 
   private fail(err: StreamError): void {
     this.s.metrics.streamErrors.inc({ condition: err.condition });
-    this.log.info({ conn: this.id, jid: this.bound?.full, condition: err.condition, text: err.text }, 'stream error');
+    const fields = { conn: this.id, jid: this.bound?.full, condition: err.condition, text: err.text };
+    // Our own failures (a handler that threw inside the parser's callbacks) are bugs: log them loudly,
+    // with the cause, so they show at the operator's usual 'warn' level. Client errors stay at info.
+    if (err.condition === 'internal-server-error') this.log.error({ ...fields, err: err.cause ?? err }, 'stream error');
+    else this.log.info(fields, 'stream error');
     this.close(err.condition, err.text);
   }
 

@@ -8,6 +8,10 @@ data_path = "{{data}}"
 log = { { levels = { min = "warn" }, to = "file", filename = "{{log}}" } }
 plugin_paths = {}
 network_backend = "epoll"
+-- Prosody's server_epoll keeps Nagle on by default (nagle = true): with one message in flight per
+-- stream, replies then wait for the client's delayed ACK (~40 ms). waddle and ejabberd set
+-- TCP_NODELAY, so it is off here too; the listen backlog is raised from 128 for login bursts.
+network_settings = { nagle = false; tcp_backlog = 4096 }
 -- mod_limits is not loaded, so no c2s rate limit applies; the stanza size limit stays at its default.
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "offline"; "blocklist"; "csi_simple";
