@@ -43,8 +43,24 @@ export function nodeName(dataDir: string): string {
 
 /** `erl` command line equivalent to `ejabberdctl foreground` (ERLANG_OPTS "+K true +P 250000"). */
 export function erlArgv(node: string, spool: string): string[] {
-  return ['/usr/bin/erl', '-sname', node, '+K', 'true', '+P', '250000', '-env', 'ERL_CRASH_DUMP_BYTES', '0', '-noinput',
-    '-mnesia', 'dir', JSON.stringify(spool), '-s', 'ejabberd'];
+  return [
+    '/usr/bin/erl',
+    '-sname',
+    node,
+    '+K',
+    'true',
+    '+P',
+    '250000',
+    '-env',
+    'ERL_CRASH_DUMP_BYTES',
+    '0',
+    '-noinput',
+    '-mnesia',
+    'dir',
+    JSON.stringify(spool),
+    '-s',
+    'ejabberd',
+  ];
 }
 
 async function startEjabberdOn(o: TargetOptions, cpus: string | null): Promise<RunningTarget> {

@@ -28,11 +28,29 @@ export function selfSignedCert(dir: string): { cert: string; key: string } {
   const key = join(dir, 'key.pem');
   if (!existsSync(cert) || !existsSync(key)) {
     // openssl rather than an npm package: it is on every machine that has the Debian servers.
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '30',
-      '-keyout', key, '-out', cert,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+        '-days',
+        '30',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
   }
   return { cert, key };
 }
@@ -131,8 +149,7 @@ export async function spawnPeer(p: PeerSpawn): Promise<RunningTarget> {
     exitCode = code;
   });
   if (child.pid === undefined) throw new Error(`could not spawn ${p.argv[0]}`);
-  const logs = () =>
-    p.logFiles.map((f) => (existsSync(f) ? `--- ${f}\n${readFileSync(f, 'utf8').slice(-3000)}` : '')).join('\n');
+  const logs = () => p.logFiles.map((f) => (existsSync(f) ? `--- ${f}\n${readFileSync(f, 'utf8').slice(-3000)}` : '')).join('\n');
   let workerPid = child.pid;
   const target: RunningTarget = {
     get pid() {
@@ -179,7 +196,9 @@ export async function spawnPeer(p: PeerSpawn): Promise<RunningTarget> {
     }
     if (Date.now() > deadline) {
       await target.stop(2000);
-      throw new Error(`${p.argv[0]} not ready within ${p.timeoutMs} ms (worker ${p.workerComm}: ${found ?? 'not found'}):\n${target.output()}`);
+      throw new Error(
+        `${p.argv[0]} not ready within ${p.timeoutMs} ms (worker ${p.workerComm}: ${found ?? 'not found'}):\n${target.output()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -100,7 +100,16 @@ export async function startProsody(o: TargetOptions): Promise<RunningTarget> {
   const log = join(o.dataDir, `prosody-${o.runId}.log`);
   const configFile = join(o.dataDir, `prosody-${o.runId}.cfg.lua`);
   await mkdir(join(o.dataDir, 'prosody-data'), { recursive: true });
-  const slots = { data: join(o.dataDir, 'prosody-data'), certdir: o.dataDir, log, c2s: ports.c2s, tls: ports.tls, requireTls: !o.allowPlain, cert, key };
+  const slots = {
+    data: join(o.dataDir, 'prosody-data'),
+    certdir: o.dataDir,
+    log,
+    c2s: ports.c2s,
+    tls: ports.tls,
+    requireTls: !o.allowPlain,
+    cert,
+    key,
+  };
   await writeFile(configFile, prosodyConfig(slots));
   return spawnPeer({
     argv: ['/usr/bin/prosody', '--config', configFile],
