@@ -22,14 +22,15 @@ export async function startServer(input: Config): Promise<RunningServer> {
   const tracing = startTracing({ serviceName: input.telemetry.serviceName, otlpEndpoint: input.telemetry.otlpEndpoint, thread: 'primary' });
   const log = createLogger({ level: input.log.level, shard: 'primary' });
   // Port 0 means "any free port" (tests): pick it here so every shard listens on the same one.
+  const [c2sPort, tlsPort, httpPort] = await concretePorts([
+    [input.c2s.host, input.c2s.port],
+    [input.c2s.host, input.c2s.tlsPort],
+    [input.http.host, input.http.port],
+  ]);
   const config: Config = Object.freeze({
     ...input,
-    c2s: Object.freeze({
-      ...input.c2s,
-      port: await concretePort(input.c2s.host, input.c2s.port),
-      tlsPort: await concretePort(input.c2s.host, input.c2s.tlsPort),
-    }),
-    http: Object.freeze({ ...input.http, port: await concretePort(input.http.host, input.http.port) }),
+    c2s: Object.freeze({ ...input.c2s, port: c2sPort as number, tlsPort: tlsPort as number }),
+    http: Object.freeze({ ...input.http, port: httpPort as number }),
   });
   await mkdir(config.dataDir, { recursive: true });
   const cert = await ensureCertificate({
@@ -86,16 +87,32 @@ export async function startServer(input: Config): Promise<RunningServer> {
   };
 }
 
-async function concretePort(host: string, port: number): Promise<number> {
-  if (port !== 0) return port;
-  const probe = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen({ host, port: 0 }, () => resolve());
-  });
-  const { port: chosen } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return chosen;
+/**
+ * Resolves port 0 to free ports. Every probe stays bound until all are chosen: probing one after another
+ * with a close in between can hand out the same port twice, and with SO_REUSEPORT the plain and the TLS
+ * listener would then silently share it (half the plain clients would land on the TLS listener).
+ */
+async function concretePorts(wanted: readonly (readonly [string, number])[]): Promise<number[]> {
+  const probes: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (const [host, port] of wanted) {
+      if (port !== 0) {
+        ports.push(port);
+        continue;
+      }
+      const probe = net.createServer();
+      probes.push(probe);
+      await new Promise<void>((resolve, reject) => {
+        probe.once('error', reject);
+        probe.listen({ host, port: 0 }, () => resolve());
+      });
+      ports.push((probe.address() as net.AddressInfo).port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(probes.map((p) => new Promise<void>((resolve) => p.close(() => resolve()))));
+  }
 }
 
 /** A random secret kept in the data directory, created at first start. */
