@@ -24,6 +24,8 @@ const STANZA_KINDS = new Set(['message', 'presence', 'iq']);
  * <resource-constraint/>, so a stalled reader cannot make the server's memory grow without bound.
  */
 const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
+/** Elements a client may send while its session is being bound or resumed on the home shard. */
+const MAX_HELD = 1000;
 
 export type Transport = 'tcp' | 'tls';
 
@@ -41,6 +43,12 @@ export class C2sConnection implements ConnectionHandle {
   private sasl: SaslNegotiation | null = null;
   private sasl2: Sasl2Flow | null = null;
   private cb: (ChannelBinding & { socket: TLSSocket }) | null = null;
+  /**
+   * Elements that arrived while the home shard was binding or resuming this session. The home writes
+   * <resumed/> or the SASL2 <success/> itself, so the client may answer before the rpc's reply reaches
+   * this edge; those elements wait here instead of being refused as "not bound yet".
+   */
+  private held: Element[] | null = null;
   private closing = false;
   private lastActivity = Date.now();
   private readonly openedAt = Date.now();
@@ -157,6 +165,7 @@ export class C2sConnection implements ConnectionHandle {
 
   private onElement(el: Element): void {
     if (this.closing) return;
+    if (this.held) return this.hold(el);
     if (this.bound) return this.forward(el);
     const ns = el.attrs.xmlns as string | undefined;
     if (el.name === 'starttls' && ns === NS.TLS) return this.startTls();
@@ -236,6 +245,22 @@ export class C2sConnection implements ConnectionHandle {
     if (outcome.tooManyFailures) this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
   }
 
+  private hold(el: Element): void {
+    const held = this.held as Element[];
+    if (held.length >= MAX_HELD) return this.fail(new StreamError('policy-violation', 'too much sent before the session was ready'));
+    held.push(el);
+  }
+
+  private holdInput(): void {
+    this.held ??= [];
+  }
+
+  private releaseInput(): void {
+    const held = this.held;
+    this.held = null;
+    if (held) for (const el of held) this.onElement(el);
+  }
+
   /** The TLS channel's binding data (XEP-0440), computed once per TLS session. */
   private channelBinding(): ChannelBinding | null {
     const socket = this.socket;
@@ -258,12 +283,16 @@ export class C2sConnection implements ConnectionHandle {
           },
           write: (text) => this.write(text),
           fail: (err) => this.fail(err),
+          hold: () => this.holdInput(),
+          release: () => this.releaseInput(),
           authenticated: (username, bound) => {
             this.username = username;
             this.sasl2 = null;
-            if (!bound) return;
-            this.bound = bound;
-            this.s.log.info({ jid: bound.full, conn: this.id, home: bound.home, tls: this.encrypted, sasl2: true }, 'session bound');
+            if (bound) {
+              this.bound = bound;
+              this.s.log.info({ jid: bound.full, conn: this.id, home: bound.home, tls: this.encrypted, sasl2: true }, 'session bound');
+            }
+            this.releaseInput();
           },
         },
         { encrypted: this.encrypted, channelBinding: this.channelBinding() },
@@ -275,6 +304,7 @@ export class C2sConnection implements ConnectionHandle {
   private async bind(iq: Element): Promise<void> {
     if (this.binding || this.username === null) return;
     this.binding = true;
+    this.holdInput(); // a client may pipeline stanzas right behind its bind request
     const requested = iq.getChild('bind', NS.BIND)?.getChildText('resource') ?? null;
     const bare = `${normalizeLocal(this.username)}@${this.s.config.domain}`;
     const id = String(iq.attrs.id ?? '');
@@ -295,17 +325,20 @@ export class C2sConnection implements ConnectionHandle {
     }
     if (!answer.ok) {
       this.writeElement(xml('iq', { type: 'error', id }, xml('error', { type: 'modify' }, xml(answer.condition, { xmlns: NS.STANZAS }))));
+      this.releaseInput();
       return;
     }
     this.bound = { full: answer.full, home: answer.home };
     this.s.log.info({ jid: answer.full, conn: this.id, home: answer.home, tls: this.encrypted }, 'session bound');
     this.writeElement(xml('iq', { type: 'result', id }, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, answer.full))));
+    this.releaseInput();
   }
 
   /** XEP-0198 §5: resumes a detached session (kept by its home shard) on this connection. */
   private async resumeSession(el: Element): Promise<void> {
     if (this.binding || this.username === null) return;
     this.binding = true;
+    this.holdInput();
     const bare = `${normalizeLocal(this.username)}@${this.s.config.domain}`;
     const answer = (await this.s.call(bare, 'sm.resume', {
       bare,
@@ -316,17 +349,20 @@ export class C2sConnection implements ConnectionHandle {
     })) as { ok: true; full: string; home: number } | { ok: false; h: number | null; condition: string };
     this.binding = false;
     if (this.closing) {
+      this.held = null;
       if (answer.ok) this.s.sessionEnd(answer.home, this.id, false);
       return;
     }
     if (!answer.ok) {
       const h = answer.h === null ? '' : ` h='${answer.h}'`;
       this.write(`<failed xmlns='${NS.SM}'${h}><${answer.condition} xmlns='${NS.STANZAS}'/></failed>`);
+      this.releaseInput();
       return;
     }
     // The home shard has already written <resumed/> and the unacknowledged stanzas to this connection.
     this.bound = { full: answer.full, home: answer.home };
     this.s.log.info({ jid: answer.full, conn: this.id, home: answer.home }, 'session resumed');
+    this.releaseInput();
   }
 
   private forward(el: Element): void {

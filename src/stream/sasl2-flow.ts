@@ -17,6 +17,9 @@ export interface Sasl2Host {
   readonly closing: boolean;
   write(text: string): void;
   fail(err: StreamError): void;
+  /** Holds the client's next elements until binding or resumption is settled (see C2sConnection.held). */
+  hold(): void;
+  release(): void;
   /** Authenticated; bound (or resumed) when `bound` is set, else the client binds next. */
   authenticated(username: string, bound: BindResult | null): void;
 }
@@ -67,6 +70,7 @@ export class Sasl2Flow {
   }
 
   private async succeed(username: string, data: Buffer | null, usedToken: FastToken | undefined): Promise<void> {
+    this.host.hold();
     const request = this.request as Element;
     const bare = `${normalizeLocal(username)}@${this.s.config.domain}`;
     const parts: Sasl2SuccessParts = { additionalData: data && data.length > 0 ? data.toString('base64') : null, extras: [] };
@@ -99,6 +103,7 @@ export class Sasl2Flow {
       })) as BindAnswer;
       if (answer.ok) return this.done(username, { full: answer.full, home: answer.home });
       this.host.write(`<failure xmlns='${NS.SASL2}'><${escapeXml(answer.condition)} xmlns='${NS.SASL}'/></failure>`);
+      this.host.release();
       return;
     }
     // Authenticated without binding: the client binds next, on the same stream (no restart).

@@ -157,3 +157,24 @@ t.test('server-generated resource, and iq errors for unknown payloads', async (t
   t.ok(bad.getChild('error')?.getChild('bad-request'), 'iq get without payload is bad-request');
   c.destroy();
 });
+
+t.test('stanzas pipelined behind the bind request wait for it instead of being refused', async (t) => {
+  const c = await connectRaw(server.c2sPort);
+  await c.open();
+  await c.startTls();
+  await c.open();
+  t.equal((await c.authPlain('bob', 'bob-pw')).name, 'success');
+  await c.open();
+  // Bind, then at once (without waiting for the result) a ping: the home shard binds over a ring hop.
+  c.send(
+    `<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>pipe</resource></bind></iq>` +
+      `<iq type='get' id='p9' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`,
+  );
+  t.equal((await c.waitFor((el) => el.attrs.id === 'b1')).attrs.type, 'result', 'bound');
+  t.equal((await c.waitFor((el) => el.attrs.id === 'p9')).attrs.type, 'result', 'the pipelined ping is answered');
+  t.notOk(
+    c.elements.some((el) => el.name === 'stream:error'),
+    'no stream error',
+  );
+  c.destroy();
+});
