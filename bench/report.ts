@@ -17,6 +17,13 @@ export interface RunConfig {
   rate?: number;
   concurrency?: number;
   bodyBytes?: number;
+  /** muc: rooms × occupants, senders per room, room archives on (waddle). */
+  rooms?: number;
+  occupants?: number;
+  senders?: number;
+  archive?: boolean;
+  /** muc: how new rooms were unlocked ('no-logging': waddle rooms not archived; see MucParams). */
+  roomConfig?: string;
   warmupSec: number;
   durationSec: number;
   genThreads: number;
@@ -26,14 +33,15 @@ export interface RunConfig {
 }
 
 export interface RunRecord {
-  scenario: 'direct' | 'login';
+  scenario: 'direct' | 'login' | 'muc';
   target: string;
   run: number;
   date: string;
   config: RunConfig;
   machine: { nproc: number; cpu: string; node: string };
   connections: number;
-  unit: 'msg' | 'login';
+  /** muc: one delivered copy of a groupchat message (a message to M occupants counts M). */
+  unit: 'msg' | 'login' | 'stanza';
   ops: number;
   opsPerSec: number;
   attempts: number;
@@ -78,7 +86,13 @@ export function median(values: readonly number[]): number {
 /** A short label of what was measured, identical for repeated runs of one configuration. */
 export function configLabel(r: RunRecord): string {
   const c = r.config;
-  const load = r.scenario === 'direct' ? `${c.pairs} pairs, ${c.rate ? `${c.rate} msg/s` : `window ${c.window}`}` : `K=${c.concurrency}`;
+  const pace = c.rate ? `${c.rate} msg/s` : `window ${c.window}`;
+  const load =
+    r.scenario === 'direct'
+      ? `${c.pairs} pairs, ${pace}`
+      : r.scenario === 'muc'
+        ? `${c.rooms}×${c.occupants} occupants, ${c.senders} senders/room, ${pace}${c.archive ? ', archive' : ''}`
+        : `K=${c.concurrency}`;
   return `${r.target} ${r.scenario} ${c.transport} ${c.mechanism}, ${c.workers}w, ${load}`;
 }
 

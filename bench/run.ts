@@ -16,12 +16,13 @@ import { printProfileTop } from './profile-top.ts';
 import { compareTable, readRecords, type RunConfig, type RunRecord, runsTable, threadsTable } from './report.ts';
 import { crossShardPairs, directShares, directUsers, pairsOf } from './scenarios/direct.ts';
 import { loginShares } from './scenarios/login.ts';
+import { mucShares, mucUsers, validateMuc } from './scenarios/muc.ts';
 import { targetNamed } from './targets/registry.ts';
 import { BENCH_DOMAIN, benchUser } from './targets/waddle.ts';
 import { idleMain } from './scenarios/idle.ts';
 import { presenceMain } from './scenarios/presence.ts';
 
-const USAGE = `usage: npm run bench -- <direct|login> [options]
+const USAGE = `usage: npm run bench -- <direct|login|muc|idle|presence> [options]
   --target T               server under test: waddle (default), prosody or ejabberd (README "Peer servers")
   --workers N              server shard threads (default 2)
   --runs N                 repetitions, each on a freshly started server (default 3)
@@ -29,6 +30,8 @@ const USAGE = `usage: npm run bench -- <direct|login> [options]
   --mech M                 PLAIN, SCRAM-SHA-1 or SCRAM-SHA-256 (default PLAIN over TLS, SCRAM-SHA-256 over plain)
   direct: --pairs P (100) --window W (1) --rate R msgs/s in total (0 = closed loop) --body BYTES (100)
   login:  --concurrency K (8) --users U (200)
+  muc:    --rooms R (10) --occupants M (50) --senders S per room (5) --window W (1) --rate R msgs/s in total
+          (0 = closed loop) --body BYTES (100) --archive (waddle: keep room archives on; off by default)
   --warmup S (3) --duration S (15) --grace S (2)
   --gen-threads N          load-generator threads (default: 1 per 2000 connections, at most the generator's CPUs)
   --pin-server CPUS --pin-gen CPUS   taskset CPU lists (default 0 and 1 when taskset exists and there are >= 2 CPUs)
@@ -64,6 +67,10 @@ function opts(argv: string[]) {
       body: { type: 'string', default: '100' },
       concurrency: { type: 'string', short: 'k', default: '8' },
       users: { type: 'string', default: '200' },
+      rooms: { type: 'string', default: '10' },
+      occupants: { type: 'string', default: '50' },
+      senders: { type: 'string', default: '5' },
+      archive: { type: 'boolean', default: false },
       warmup: { type: 'string', default: '3' },
       duration: { type: 'string', default: '15' },
       grace: { type: 'string', default: '2' },
@@ -135,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
     printProfileTop(positionals[1] ?? '.', num('top', v.top, 1));
     return 0;
   }
-  if (scenario !== 'direct' && scenario !== 'login') {
+  if (scenario !== 'direct' && scenario !== 'login' && scenario !== 'muc') {
     console.error(USAGE);
     return 2;
   }
@@ -162,10 +169,27 @@ async function main(argv: string[]): Promise<number> {
     bodyBytes: num('body', v.body, 1, 100_000),
   };
   const login = { concurrency: num('concurrency', v.concurrency, 1), users: num('users', v.users, 1) };
-  const connections = scenario === 'direct' ? direct.pairs * 2 : login.concurrency;
+  const muc = {
+    rooms: num('rooms', v.rooms, 1, 100_000),
+    occupants: num('occupants', v.occupants, 1, 100_000),
+    senders: num('senders', v.senders, 1, 100_000),
+    window: direct.window,
+    rate: direct.rate,
+    bodyBytes: direct.bodyBytes,
+  };
+  if (scenario === 'muc') validateMuc(muc);
+  // Room archives are a waddle switch; the peers' configs keep theirs off (no muc_mam, no mod_mam).
+  if (v.archive && target.name !== 'waddle') throw new Error('--archive applies to --target waddle only');
+  // waddle's rooms archive by default (room config `logging`), even with [archive] enabled = false: unless
+  // --archive, their creators turn logging off, as the peers' rooms (no muc_mam / mod_mam) archive nothing.
+  const roomConfig = target.name === 'waddle' && !v.archive ? 'no-logging' : 'instant';
+  const connections = scenario === 'direct' ? direct.pairs * 2 : scenario === 'muc' ? mucUsers(muc) : login.concurrency;
   const genThreads = v['gen-threads']
     ? num('gen-threads', v['gen-threads'], 1, 64)
-    : Math.max(1, Math.min(genCpus, Math.ceil(connections / 2000)));
+    : scenario === 'muc'
+      ? // Each room's occupants stay in one thread: several threads when the generator has several CPUs.
+        Math.max(1, Math.min(genCpus, muc.rooms))
+      : Math.max(1, Math.min(genCpus, Math.ceil(connections / 2000)));
   // One loopback source address per ~25k connections (ephemeral ports); logins churn through ports
   // (TIME_WAIT), so they always spread over several.
   const addrCount = scenario === 'login' ? 8 : Math.ceil(connections / 25_000);
@@ -186,7 +210,9 @@ async function main(argv: string[]): Promise<number> {
     workers,
     transport,
     mechanism,
-    ...(scenario === 'direct' ? direct : { concurrency: login.concurrency }),
+    ...(scenario === 'direct' ? direct : scenario === 'muc' ? { ...muc, roomConfig } : { concurrency: login.concurrency }),
+    // Recorded for muc always, elsewhere only when on (older records of other scenarios have no such field).
+    ...(scenario === 'muc' || v.archive ? { archive: v.archive } : {}),
     warmupSec: times.warmupMs / 1000,
     durationSec: times.durationMs / 1000,
     genThreads,
@@ -197,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
 
   const dataDir = v['data-dir'] ? resolve(v['data-dir']) : await mkdtemp(join(os.tmpdir(), 'waddle-bench-'));
   await mkdir(dataDir, { recursive: true });
-  const userCount = scenario === 'direct' ? directUsers(direct) : login.users;
+  const userCount = scenario === 'direct' ? directUsers(direct) : scenario === 'muc' ? mucUsers(muc) : login.users;
   const t0 = Date.now();
   const created = await target.provision(
     dataDir,
@@ -210,7 +236,11 @@ async function main(argv: string[]): Promise<number> {
   );
 
   const shares: ScenarioParams[] =
-    scenario === 'direct' ? directShares(direct, client, genThreads) : loginShares(login, client, genThreads);
+    scenario === 'direct'
+      ? directShares(direct, client, genThreads)
+      : scenario === 'muc'
+        ? mucShares(muc, client, genThreads, BENCH_DOMAIN, roomConfig)
+        : loginShares(login, client, genThreads);
   const records: RunRecord[] = [];
   try {
     for (let run = 1; run <= runs; run++) {
@@ -228,6 +258,7 @@ async function main(argv: string[]): Promise<number> {
         cpuProfDir,
         logLevel: v['log-level'],
         runId: String(run),
+        archive: v.archive,
       });
       log(`run ${run}/${runs}: server pid ${server.pid} up (c2s ${server.c2sPort}, tls ${server.tlsPort})`);
       let outcome: Awaited<ReturnType<typeof runGenerators>>;
@@ -262,8 +293,8 @@ async function main(argv: string[]): Promise<number> {
         date: new Date().toISOString(),
         config,
         machine,
-        connections: scenario === 'direct' ? o.ready.connections : login.concurrency,
-        unit: scenario === 'direct' ? 'msg' : 'login',
+        connections: scenario === 'login' ? login.concurrency : o.ready.connections,
+        unit: scenario === 'direct' ? 'msg' : scenario === 'muc' ? 'stanza' : 'login',
         ops: o.report.ops,
         opsPerSec: o.report.ops / o.wallSec,
         attempts: o.report.attempts,

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { runCheck } from './cli/check.ts';
 import { runUser } from './cli/user.ts';
+import { runWaddle, WADDLE_USAGE } from './cli/waddle.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { startServer } from './primary/start.ts';
 
@@ -12,6 +13,7 @@ const USAGE = `usage: waddle <command> [--config FILE]
   user del JID
   user list
   check                       validate the configuration and the TLS certificate
+${WADDLE_USAGE}
 environment overrides: WADDLE_DOMAIN WADDLE_DATA_DIR WADDLE_WORKERS WADDLE_C2S_PORT WADDLE_C2S_TLS_PORT
   WADDLE_HTTP_PORT WADDLE_REGISTRATION WADDLE_ADMINS WADDLE_LOG_LEVEL WADDLE_OTLP_ENDPOINT`;
 
@@ -19,7 +21,18 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      password: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      // waddle waddle ...
+      name: { type: 'string' },
+      owner: { type: 'string' },
+      role: { type: 'string' },
+      channel: { type: 'string' },
+      title: { type: 'string' },
+      restricted: { type: 'boolean' },
+    },
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) {
@@ -41,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return runUser(config, rest, values.password);
     case 'check':
       return runCheck(config);
+    case 'waddle':
+      return runWaddle(config, rest, values);
     default:
       console.error(`unknown command '${command}'\n${USAGE}`);
       return 2;

@@ -42,7 +42,35 @@ export interface LoginParams extends ClientParams {
   users: number[];
 }
 
-export type ScenarioParams = DirectParams | LoginParams;
+/** One room of the `muc` scenario as a generator thread sees it (all its occupants live in that thread). */
+export interface MucRoomPlan {
+  /** Room bare JID, e.g. `room0@conference.localhost`. */
+  jid: string;
+  /** User indexes of the occupants; the first joins first and creates (and, if locked, configures) the room. */
+  occupants: number[];
+  /** User indexes of the occupants that send (a subset of `occupants`). */
+  senders: number[];
+}
+
+export interface MucParams extends ClientParams {
+  scenario: 'muc';
+  rooms: MucRoomPlan[];
+  /**
+   * How a creator unlocks a new room: 'instant' submits the empty form (XEP-0045 §10.1.2); 'no-logging' submits
+   * only muc#roomconfig_enablelogging = 0 (§10.1.3), for servers whose rooms archive by default.
+   */
+  roomConfig: 'instant' | 'no-logging';
+  /** Closed loop: messages per sender whose reflection is still awaited. */
+  window: number;
+  /** Messages per second for this thread in open-loop mode; 0 = closed loop with `window` in flight. */
+  ratePerSec: number;
+  /** Open loop: most messages a sender may have awaiting their reflection before sends are skipped (counted). */
+  maxOutstanding: number;
+  bodyBytes: number;
+  connectConcurrency: number;
+}
+
+export type ScenarioParams = DirectParams | LoginParams | MucParams;
 
 export interface WorkerInit {
   index: number;

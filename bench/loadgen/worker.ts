@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DirectDriver } from './direct-driver.ts';
 import { LoginDriver } from './login-driver.ts';
+import { MucDriver } from './muc-driver.ts';
 import type { Driver, FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 
 if (!parentPort) throw new Error('bench/loadgen/worker.ts runs only as a worker thread');
@@ -10,8 +11,13 @@ const port = parentPort;
 const init = workerData as WorkerInit;
 const post = (msg: FromWorker) => port.postMessage(msg);
 
-const driver: Driver =
-  init.params.scenario === 'direct' ? new DirectDriver(init.target, init.params) : new LoginDriver(init.target, init.params);
+function driverFor(params: WorkerInit['params']): Driver {
+  if (params.scenario === 'direct') return new DirectDriver(init.target, params);
+  if (params.scenario === 'muc') return new MucDriver(init.target, params);
+  return new LoginDriver(init.target, params);
+}
+
+const driver: Driver = driverFor(init.params);
 
 port.on('message', (msg: ToWorker) => {
   const fail = (err: unknown) => post({ type: 'fatal', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });

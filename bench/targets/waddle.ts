@@ -29,6 +29,11 @@ export interface TargetOptions {
   logLevel: string;
   /** Label for the config file name. */
   runId: string;
+  /**
+   * waddle: XEP-0313 archiving (personal and room archives). Off unless true, so throughput runs measure
+   * routing, not archive writes (`--archive` turns it on); the peers' configs have no MAM either.
+   */
+  archive?: boolean;
 }
 
 export interface RunningTarget {
@@ -104,6 +109,9 @@ function configToml(o: TargetOptions, ports: { c2s: number; tls: number; http: n
     '',
     '[log]',
     `level = "${o.logLevel}"`,
+    '',
+    '[archive]',
+    `enabled = ${o.archive === true}`,
     '',
   ].join('\n');
 }

@@ -16,6 +16,7 @@ import {
   checkList,
   checkLogLevel,
   checkNonEmpty,
+  checkOneOf,
   checkPort,
   DEFAULTS,
   InvalidValue,
@@ -40,7 +41,7 @@ export interface LoadConfigOptions {
 }
 
 /** Tables allowed at the top level of the TOML file. */
-const SECTIONS = new Set(['c2s', 'http', 'tls', 'offline', 'stream_management', 'log', 'telemetry']);
+const SECTIONS = new Set(['c2s', 'http', 'tls', 'offline', 'stream_management', 'archive', 'muc', 'log', 'telemetry']);
 
 // Environment values are strings; these turn them into what the TOML file would hold so that
 // one check serves both. A value that does not convert is passed on as a string, and the
@@ -148,6 +149,18 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     streamManagement: {
       resumeTimeoutSec: r.get('stream_management.resume_timeout', checkInt(0, 86_400), DEFAULTS.streamManagement.resumeTimeoutSec),
       maxUnacked: r.get('stream_management.max_unacked', checkInt(10, 1_000_000), DEFAULTS.streamManagement.maxUnacked),
+    },
+    archive: {
+      enabled: r.get('archive.enabled', checkBool, DEFAULTS.archive.enabled, [['WADDLE_ARCHIVE_ENABLED', envBool]]),
+      defaultPolicy: r.get('archive.default_policy', checkOneOf(['always', 'roster', 'never'] as const), DEFAULTS.archive.defaultPolicy),
+      retentionDays: r.get('archive.retention_days', checkInt(0, 36_500), DEFAULTS.archive.retentionDays),
+      maxPageSize: r.get('archive.max_page_size', checkInt(1, 10_000), DEFAULTS.archive.maxPageSize),
+      sweepIntervalSec: r.get('archive.sweep_interval', checkInt(1, 86_400), DEFAULTS.archive.sweepIntervalSec),
+    },
+    muc: {
+      historyMessages: r.get('muc.history_messages', checkInt(0, 1000), DEFAULTS.muc.historyMessages),
+      maxOccupants: r.get('muc.max_occupants', checkInt(1, 1_000_000), DEFAULTS.muc.maxOccupants),
+      createRooms: r.get('muc.create_rooms', checkOneOf(['anyone', 'admins'] as const), DEFAULTS.muc.createRooms),
     },
     ringBytes: r.get('ring_bytes', checkInt(64 * 1024, 1024 * 1024 * 1024), DEFAULTS.ringBytes),
     log: { level: r.get('log.level', checkLogLevel, DEFAULTS.log.level, [['WADDLE_LOG_LEVEL', envString]]) },

@@ -42,6 +42,23 @@ export interface Config {
   offline: { maxPerUser: number };
   /** XEP-0198: how long a dropped session waits for resumption, and how many unacknowledged stanzas it may hold. */
   streamManagement: { resumeTimeoutSec: number; maxUnacked: number };
+  /**
+   * XEP-0313 message archives. `enabled` false turns archiving off (throughput benchmarks);
+   * `defaultPolicy` applies to users who never set preferences (XEP-0313 §6: always / roster / never);
+   * `retentionDays` 0 keeps messages forever (per-Waddle retention overrides it for room archives).
+   */
+  archive: {
+    enabled: boolean;
+    defaultPolicy: 'always' | 'roster' | 'never';
+    retentionDays: number;
+    maxPageSize: number;
+    sweepIntervalSec: number;
+  };
+  /**
+   * XEP-0045 group chat: `historyMessages` is what a joining occupant gets at most (rooms may configure less);
+   * `createRooms` who may create ad-hoc rooms on conference.<domain>: 'anyone' (local users) or 'admins'.
+   */
+  muc: { historyMessages: number; maxOccupants: number; createRooms: 'anyone' | 'admins' };
   /** Bytes per shard-to-shard SharedArrayBuffer ring. */
   ringBytes: number;
   log: { level: LogLevel };
@@ -68,6 +85,8 @@ export const DEFAULTS = {
   registration: false,
   offline: { maxPerUser: 1000 },
   streamManagement: { resumeTimeoutSec: 300, maxUnacked: 5000 },
+  archive: { enabled: true, defaultPolicy: 'always', retentionDays: 0, maxPageSize: 250, sweepIntervalSec: 3600 },
+  muc: { historyMessages: 20, maxOccupants: 1000, createRooms: 'anyone' },
   ringBytes: 1_048_576,
   log: { level: 'info' },
   telemetry: { serviceName: 'waddle' },
@@ -106,6 +125,14 @@ export function checkInt(min: number, max: number): (v: unknown) => number {
 }
 
 export const checkPort = checkInt(0, 65_535);
+
+export function checkOneOf<T extends string>(values: readonly T[]): (v: unknown) => T {
+  return (v) => {
+    const found = values.find((x) => x === v);
+    if (found === undefined) throw new InvalidValue(`expected one of ${values.join(', ')}, got ${show(v)}`);
+    return found;
+  };
+}
 
 export function checkLogLevel(v: unknown): LogLevel {
   const level = LOG_LEVELS.find((l) => l === v);

@@ -10,6 +10,8 @@ import { createPrimaryMetrics } from '../telemetry/metrics.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { ensureCertificate } from '../tls/certs.ts';
 import { createMeshInit } from '../transport/sab-mesh.ts';
+import { adminToken, removeAdminEndpoint, writeAdminEndpoint } from '../cli/admin-client.ts';
+import { Placement } from '../shard/placement.ts';
 import { startHttp } from './http.ts';
 import { Supervisor } from './supervisor.ts';
 
@@ -45,11 +47,13 @@ export async function startServer(input: Config): Promise<RunningServer> {
       `generated a self-signed certificate for ${config.domain}; configure [tls] key and cert for production`,
     );
   const metrics = createPrimaryMetrics();
+  const secret = await loadOrCreateSecret(config.dataDir);
+  const placement = new Placement(config.workers);
   const supervisor = new Supervisor({
     config,
     mesh: createMeshInit(config.workers, config.ringBytes),
     tls: { key: cert.key, cert: cert.cert },
-    secret: await loadOrCreateSecret(config.dataDir),
+    secret,
     log,
     onRestart: () => metrics.workerRestarts.inc(),
   });
@@ -60,8 +64,11 @@ export async function startServer(input: Config): Promise<RunningServer> {
     registry: metrics.registry,
     supervisor,
     log,
+    admin: { token: adminToken(secret), shardOf: (key) => placement.shardOf(key) },
     crashShard: process.env.WADDLE_TEST_HOOKS === '1' ? (id) => supervisor.crash(id) : null,
   });
+  // Tells `waddle` CLI commands on this machine where the running server takes operator requests.
+  await writeAdminEndpoint(config.dataDir, config.http.port);
   log.info(
     {
       domain: config.domain,
@@ -80,6 +87,7 @@ export async function startServer(input: Config): Promise<RunningServer> {
       (stopped ??= (async () => {
         log.info('stopping: closing streams and flushing storage');
         http.close();
+        await removeAdminEndpoint(config.dataDir);
         await supervisor.stop();
         await tracing.shutdown();
         log.info('stopped');

@@ -96,6 +96,35 @@ export class Supervisor {
     this.slots[id]?.worker.postMessage({ type: 'crash' } satisfies ToShard);
   }
 
+  /**
+   * Runs rpc `method` on shard `id` for an operator (control plane, not the hot path). Rejects with the
+   * shard's error message; `code` carries a typed error's code (e.g. 'forbidden', 'item-not-found').
+   */
+  adminCall(id: number, method: string, params: unknown, timeoutMs = 10_000): Promise<unknown> {
+    const slot = this.slots[id];
+    if (!slot?.ready) return Promise.reject(Object.assign(new Error(`worker ${id} is not running`), { code: 'unavailable' }));
+    const callId = this.nextMetricsId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => finish(() => reject(Object.assign(new Error('worker did not answer'), { code: 'timeout' }))),
+        timeoutMs,
+      );
+      const onMessage = (msg: FromShard) => {
+        if (msg.type !== 'admin' || msg.id !== callId) return;
+        finish(() =>
+          msg.ok ? resolve(msg.value) : reject(Object.assign(new Error(msg.error ?? 'failed'), { code: msg.code ?? 'error' })),
+        );
+      };
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        slot.worker.off('message', onMessage);
+        settle();
+      };
+      slot.worker.on('message', onMessage);
+      slot.worker.postMessage({ type: 'admin', id: callId, method, params } satisfies ToShard);
+    });
+  }
+
   /** Each ready shard's prom-client JSON. */
   async collectMetrics(timeoutMs = 2_000): Promise<unknown[]> {
     const answers = this.slots

@@ -3,7 +3,7 @@
 // "advertised equals implemented" holds by construction.
 import type { Config } from '../config/schema.ts';
 import type { SessionRecord, SessionTable } from '../shard/session-table.ts';
-import type { UserStores } from '../storage/ports.ts';
+import type { GroupStores, UserStores } from '../storage/ports.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { Jid } from '../xmpp/jid.ts';
@@ -13,7 +13,18 @@ import type { HookHandler, HookMap, HookName, HookResult } from './hooks.ts';
 export { Priority } from './hooks.ts';
 // What modules may name from the rest of the server: they import from here, not from shard/ or storage/.
 export type { SessionRecord } from '../shard/session-table.ts';
-export type { BlockStore, FastToken, RosterItem, Subscription } from '../storage/ports.ts';
+export type {
+  ArchivedStanza,
+  ArchiveQuery,
+  ArchivePage,
+  ArchiveStore,
+  BlockStore,
+  FastToken,
+  GroupStores,
+  MamPrefs,
+  RosterItem,
+  Subscription,
+} from '../storage/ports.ts';
 
 export interface XepClaim {
   readonly xep?: number;
@@ -51,6 +62,29 @@ export interface Identity {
   name?: string;
 }
 
+/**
+ * A service hosted on its own domain(s) (XEP-0045 conference.<domain>, <waddle>.groups.<domain>), like a
+ * Prosody component. The router sends every stanza for an address of the service to the shard owning
+ * `placementKey(to)` and hands it to `deliver` there; core routing knows nothing else about it.
+ */
+export interface ServiceDefinition {
+  /** True if the service answers for this domain. */
+  hosts(domain: string): boolean;
+  /** Addresses with the same key live on the same shard (a Waddle's channels share one key). */
+  placementKey(to: Jid): string;
+  /**
+   * A stanza for one of the service's addresses, on the shard owning it. `from` is stamped by the server.
+   * Throwing StanzaError bounces the stanza with that error (never for errors or results).
+   */
+  deliver(stanza: Element, to: Jid): void | Promise<void>;
+}
+
+export interface DiscoItem {
+  jid: string;
+  name?: string;
+  node?: string;
+}
+
 export interface ModuleContext {
   readonly domain: string;
   readonly shard: number;
@@ -58,11 +92,29 @@ export interface ModuleContext {
   readonly log: Logger;
   readonly metrics: ShardMetrics;
   readonly stores: UserStores;
+  /** Group chat state (rooms, room archives, Waddles) of the realms this shard owns. */
+  readonly groupStores: GroupStores;
   readonly sessions: SessionTable;
   readonly disco: {
     feature(ns: string, scope?: IqScope): void;
     identity(identity: Identity, scope?: IqScope): void;
+    /** An item of the server's disco#items (a hosted service such as conference.<domain>). */
+    item(item: DiscoItem): void;
   };
+  /** XEP-0030 items of the server domain (everything modules declared with disco.item). */
+  discoItems(): readonly DiscoItem[];
+  /** Hosts a service domain (see ServiceDefinition). */
+  service(def: ServiceDefinition): void;
+  /** The shard owning a placement key (a bare JID, a service placement key). */
+  ownerOf(key: string): number;
+  /**
+   * Sends one copy of `stanza` to each recipient (full or bare JIDs of local users), setting `to` per copy:
+   * one ring frame per destination shard, not one per recipient (XEP-0045 fan-out). Each copy is delivered
+   * at the recipient's home shard as any inbound stanza (hooks, §8.5 rules, CSI, SM counting).
+   */
+  fanout(stanza: Element, recipients: readonly string[]): void;
+  /** Runs `fn` every `ms` until the shard stops (retention sweeps and other background work). */
+  every(ms: number, fn: () => void | Promise<void>): void;
   /** What this component advertises (everything every module declared), for the disco module. */
   discoInfo(scope: IqScope): { features: string[]; identities: readonly Identity[] };
   readonly iq: {

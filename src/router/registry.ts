@@ -3,7 +3,7 @@
 // shard start; nothing here is module-level state.
 import type { Element } from '../xmpp/xml.ts';
 import { HookBus } from './hooks.ts';
-import type { Identity, IqHandler, IqScope, RpcHandler, XepClaim, XmppModule } from './module.ts';
+import type { DiscoItem, Identity, IqHandler, IqScope, RpcHandler, ServiceDefinition, XepClaim, XmppModule } from './module.ts';
 
 export class ModuleDependencyError extends Error {
   readonly code = 'ERR_MODULE_DEPENDENCY';
@@ -17,6 +17,8 @@ export class Registry {
   private readonly postAuthFeatures: (() => Element)[] = [];
   private readonly rpcMethods = new Map<string, RpcHandler>();
   private readonly bind2Inline = new Set<string>();
+  private readonly services: ServiceDefinition[] = [];
+  private readonly items: DiscoItem[] = [];
   readonly claims: { module: string; claim: XepClaim }[] = [];
 
   static checkDependencies(modules: readonly XmppModule[]): void {
@@ -71,6 +73,24 @@ export class Registry {
 
   bind2Features(): string[] {
     return [...this.bind2Inline];
+  }
+
+  addService(def: ServiceDefinition): void {
+    this.services.push(def);
+  }
+
+  /** The hosted service answering for `domain`, if any (a handful of services: a scan is cheapest). */
+  serviceFor(domain: string): ServiceDefinition | undefined {
+    for (const s of this.services) if (s.hosts(domain)) return s;
+    return undefined;
+  }
+
+  addDiscoItem(item: DiscoItem): void {
+    this.items.push(item);
+  }
+
+  discoItems(): readonly DiscoItem[] {
+    return this.items;
   }
 
   addRpc(method: string, fn: RpcHandler): void {

@@ -7,8 +7,8 @@ import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { ShardId } from '../transport/channel.ts';
 import { StanzaError, errorReply } from '../xmpp/errors.ts';
 import { bareOf, type Jid, tryParseJid } from '../xmpp/jid.ts';
-import { type Element, xml } from '../xmpp/xml.ts';
-import type { IqScope } from './module.ts';
+import { cloneElement, type Element, xml } from '../xmpp/xml.ts';
+import type { IqScope, ServiceDefinition } from './module.ts';
 import type { Registry } from './registry.ts';
 
 export interface RouterDeps {
@@ -21,6 +21,8 @@ export interface RouterDeps {
   readonly metrics: ShardMetrics;
   /** Sends a stanza over the mesh for delivery on `owner` (FrameKind.Route). */
   forward(owner: ShardId, stanza: Element): void;
+  /** Sends one frame carrying a stanza and its recipients to `owner` (FrameKind.Fanout). */
+  forwardFanout(owner: ShardId, stanza: Element, recipients: readonly string[]): void;
   /** Writes serialised XML to a connection, local or on another shard. */
   writeToConnection(edge: ShardId, connId: number, xml: string): void;
   closeConnection(edge: ShardId, connId: number, condition: string, text?: string): void;
@@ -59,6 +61,13 @@ export class Router {
       return;
     }
     if (to.domain !== this.d.domain) {
+      const service = this.d.registry.serviceFor(to.domain);
+      if (service) {
+        const owner = this.d.placement.shardOf(service.placementKey(to));
+        if (owner === this.d.shard) void this.deliverToService(service, stanza, to);
+        else this.d.forward(owner, stanza);
+        return;
+      }
       // No server-to-server yet: RFC 6120 §10.4.3 says remote-server-not-found when it cannot be reached.
       this.bounce(stanza, new StanzaError('cancel', 'remote-server-not-found'), origin);
       return;
@@ -108,6 +117,63 @@ export class Router {
       return;
     }
     this.route(stanza, session);
+  }
+
+  /** A stanza routed to this shard over the mesh: for a hosted service's address or a local user. */
+  deliverRouted(stanza: Element, to: Jid): void | Promise<void> {
+    if (to.domain !== this.d.domain) {
+      const service = this.d.registry.serviceFor(to.domain);
+      if (service) return this.deliverToService(service, stanza, to);
+      return this.bounce(stanza, new StanzaError('cancel', 'remote-server-not-found'));
+    }
+    return this.deliverInbound(stanza, to);
+  }
+
+  private deliverToService(service: ServiceDefinition, stanza: Element, to: Jid): void | Promise<void> {
+    try {
+      const r = service.deliver(stanza, to);
+      if (r instanceof Promise) return r.catch((err: unknown) => this.failed(stanza, err));
+    } catch (err) {
+      this.failed(stanza, err);
+    }
+  }
+
+  /**
+   * One copy of `stanza` per recipient (local users' JIDs), `to` set per copy. Recipients are grouped by
+   * home shard so each other shard gets one frame however many of its users receive the stanza.
+   */
+  fanout(stanza: Element, recipients: readonly string[]): void {
+    let byShard: Map<ShardId, string[]> | undefined;
+    for (const r of recipients) {
+      const to = tryParseJid(r);
+      if (!to || to.domain !== this.d.domain) continue;
+      const owner = this.d.placement.shardOf(bareOf(to));
+      if (owner === this.d.shard) {
+        this.deliverCopy(stanza, r, to);
+        continue;
+      }
+      byShard ??= new Map();
+      const list = byShard.get(owner);
+      if (list) list.push(r);
+      else byShard.set(owner, [r]);
+    }
+    if (byShard) for (const [owner, list] of byShard) this.d.forwardFanout(owner, stanza, list);
+  }
+
+  /** The receiving end of a fan-out frame: one copy per local recipient. */
+  deliverFanout(stanza: Element, recipients: readonly string[]): void {
+    for (const r of recipients) {
+      const to = tryParseJid(r);
+      if (to && this.d.placement.shardOf(bareOf(to)) === this.d.shard) this.deliverCopy(stanza, r, to);
+    }
+  }
+
+  private deliverCopy(stanza: Element, recipient: string, to: Jid): void {
+    // A copy per recipient: hooks may keep the element (CSI queues, SM unacked queue, offline storage).
+    const copy = cloneElement(stanza);
+    copy.attrs.to = recipient;
+    const r = this.deliverInbound(copy, to);
+    if (r instanceof Promise) r.catch((err: unknown) => this.d.log.error({ err, to: recipient }, 'fan-out delivery failed'));
   }
 
   /** A stanza for a local user arrived at its home shard (from this shard or over the mesh). */

@@ -1,6 +1,7 @@
 // Builds a ShardRuntime inside a worker thread from its ShardInit, and answers control messages.
 import tls from 'node:tls';
 import { modules } from '../modules/index.ts';
+import { openGroupStores } from '../storage/group-stores.ts';
 import { openUserStores } from '../storage/user-stores.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { createShardMetrics } from '../telemetry/metrics.ts';
@@ -32,6 +33,7 @@ export async function createShard(init: ShardInit): Promise<BootedShard> {
     placement,
     mesh,
     stores: openUserStores({ dataDir: config.dataDir, placement, shard: shardId }),
+    groupStores: openGroupStores({ dataDir: config.dataDir, domain: config.domain, placement, shard: shardId }),
     secureContext: tls.createSecureContext({ key: init.tls.key, cert: init.tls.cert }),
     tlsCredentials: init.tls,
     secret: init.secret,
@@ -47,6 +49,20 @@ export async function createShard(init: ShardInit): Promise<BootedShard> {
           if (peer !== shardId) metrics.ringOccupancy.set({ to: String(peer) }, mesh.channelTo(peer).occupancy);
         }
         reply({ type: 'metrics', id: msg.id, data: await metrics.registry.getMetricsAsJSON() });
+      } else if (msg.type === 'admin') {
+        try {
+          const value = await runtime.invoke(msg.method, msg.params);
+          reply({ type: 'admin', id: msg.id, ok: true, value: value ?? null });
+        } catch (err) {
+          const e = err as { message?: string; code?: unknown };
+          reply({
+            type: 'admin',
+            id: msg.id,
+            ok: false,
+            error: String(e?.message ?? err),
+            ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+          });
+        }
       } else if (msg.type === 'peer-lost') {
         runtime.peerLost(msg.shard);
       } else if (msg.type === 'crash') {

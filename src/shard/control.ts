@@ -15,12 +15,15 @@ export type ToShard =
   | { type: 'stop' }
   | { type: 'metrics'; id: number }
   | { type: 'peer-lost'; shard: number }
+  /** An operator request (`waddle` CLI through the HTTP admin endpoint): runs rpc `method` on this shard. */
+  | { type: 'admin'; id: number; method: string; params: unknown }
   /** Test-only (WADDLE_TEST_HOOKS=1): throw an uncaught error to exercise crash recovery. */
   | { type: 'crash' };
 
 export type FromShard =
   | { type: 'ready'; shardId: number }
   | { type: 'metrics'; id: number; data: unknown }
+  | { type: 'admin'; id: number; ok: boolean; value?: unknown; error?: string; code?: string }
   | { type: 'stopped'; shardId: number };
 
 export function parseShardInit(data: unknown): ShardInit {

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Registry } from '../router/registry.ts';
 import type { IqScope, ModuleContext, XmppModule } from '../router/module.ts';
 import type { Router } from '../router/router.ts';
-import type { UserStores } from '../storage/ports.ts';
+import type { GroupStores, UserStores } from '../storage/ports.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { HomeSessions } from './home.ts';
@@ -16,11 +16,14 @@ export interface ContextDeps {
   log: Logger;
   metrics: ShardMetrics;
   stores: UserStores;
+  groupStores: GroupStores;
   sessions: SessionTable;
   registry: Registry;
   router: Router;
   home: HomeSessions;
   call(key: string, method: string, params: unknown): Promise<unknown>;
+  ownerOf(key: string): number;
+  every(ms: number, fn: () => void | Promise<void>): void;
 }
 
 const BOTH: readonly IqScope[] = ['server', 'account'];
@@ -41,13 +44,20 @@ function createContext(m: XmppModule, d: ContextDeps): ModuleContext {
     log: d.log.child({ module: m.name }),
     metrics: d.metrics,
     stores: d.stores,
+    groupStores: d.groupStores,
     sessions: d.sessions,
     disco: {
       feature: (ns, scope) => {
         for (const s of scope ? [scope] : BOTH) registry.addFeature(ns, s);
       },
       identity: (identity, scope) => registry.addIdentity(identity, scope ?? 'server'),
+      item: (item) => registry.addDiscoItem(item),
     },
+    discoItems: () => registry.discoItems(),
+    service: (def) => registry.addService(def),
+    ownerOf: d.ownerOf,
+    fanout: (stanza, recipients) => router.fanout(stanza, recipients),
+    every: d.every,
     discoInfo: (scope) => ({ features: registry.discoFeatures(scope), identities: registry.discoIdentities(scope) }),
     iq: {
       get: (ns, name, fn, scopes = BOTH) => registry.addIq('get', ns, name, scopes, fn),

@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.ts';
 import type { XmppModule } from '../router/module.ts';
 import { Registry } from '../router/registry.ts';
 import { Router } from '../router/router.ts';
-import type { UserStores } from '../storage/ports.ts';
+import type { GroupStores, UserStores } from '../storage/ports.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { Mesh, ShardId } from '../transport/channel.ts';
@@ -29,6 +29,7 @@ export interface ShardOptions {
   placement: Placement;
   mesh: Mesh;
   stores: UserStores;
+  groupStores: GroupStores;
   secureContext: SecureContext;
   tlsCredentials: { key: string; cert: string };
   secret: string;
@@ -47,6 +48,7 @@ export class ShardRuntime {
   private readonly o: ShardOptions;
   private readonly rpc: RpcClient;
   private nextConnId = 1;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(o: ShardOptions) {
     this.o = o;
@@ -66,6 +68,12 @@ export class ShardRuntime {
       forward: (owner, stanza) => {
         if (!this.send(owner, encodeEnvelope(FrameKind.Route, this.id, 0, nowMicros32(), stanza.toString()))) {
           this.router.bounce(stanza, new StanzaError('modify', 'policy-violation', 'stanza too large to route'));
+        }
+      },
+      forwardFanout: (owner, stanza, recipients) => {
+        const payload = `${recipients.join('\n')}\n\n${stanza.toString()}`;
+        if (!this.send(owner, encodeEnvelope(FrameKind.Fanout, this.id, 0, nowMicros32(), payload))) {
+          this.o.log.warn({ to: owner, recipients: recipients.length }, 'fan-out frame too large for the ring; dropped');
         }
       },
       writeToConnection: (edge, connId, xml) => {
@@ -93,11 +101,25 @@ export class ShardRuntime {
       log: o.log,
       metrics: o.metrics,
       stores: o.stores,
+      groupStores: o.groupStores,
       sessions: this.sessions,
       registry: this.registry,
       router: this.router,
       home: this.home,
       call: (key, method, params) => this.call(key, method, params),
+      ownerOf: (key) => o.placement.shardOf(key),
+      every: (ms, fn) => {
+        const timer = setInterval(() => {
+          try {
+            const r = fn();
+            if (r instanceof Promise) r.catch((err: unknown) => o.log.error({ err }, 'background task failed'));
+          } catch (err) {
+            o.log.error({ err }, 'background task failed');
+          }
+        }, ms);
+        timer.unref();
+        this.timers.push(timer);
+      },
     });
   }
 
@@ -123,9 +145,10 @@ export class ShardRuntime {
     this.edge.stopAccepting();
     this.edge.closeAll('system-shutdown', 'the server is shutting down');
     await this.edge.drained(3_000);
-    await this.o.stores.flush();
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all([this.o.stores.flush(), this.o.groupStores.flush()]);
     this.o.mesh.stop();
-    await this.o.stores.close();
+    await Promise.all([this.o.stores.close(), this.o.groupStores.close()]);
   }
 
   /** Another shard crashed: its connections are gone, so are the sessions they carried. */
@@ -160,6 +183,11 @@ export class ShardRuntime {
     return this.rpc.call(owner, method, params);
   }
 
+  /** Runs one of this shard's rpc methods for the primary (operator requests). */
+  invoke(method: string, params: unknown): Promise<unknown> {
+    return this.invokeLocal(method, params, this.id);
+  }
+
   private async invokeLocal(method: string, params: unknown, from: ShardId): Promise<unknown> {
     const fn = this.registry.rpc(method);
     if (!fn) throw new Error(`ERR_NO_RPC_METHOD: ${method}`);
@@ -182,7 +210,13 @@ export class ShardRuntime {
         this.o.metrics.routeLatency.observe({ path: 'mesh' }, ((nowMicros32() - env.b) >>> 0) / 1e6);
         const stanza = parseElement(env.payload);
         const to = parseJid(String(stanza.attrs.to));
-        void this.router.deliverInbound(stanza, to);
+        void this.router.deliverRouted(stanza, to);
+        return;
+      }
+      case FrameKind.Fanout: {
+        this.o.metrics.routeLatency.observe({ path: 'mesh' }, ((nowMicros32() - env.b) >>> 0) / 1e6);
+        const split = env.payload.indexOf('\n\n');
+        this.router.deliverFanout(parseElement(env.payload.slice(split + 2)), env.payload.slice(0, split).split('\n'));
         return;
       }
       case FrameKind.ToConnection:

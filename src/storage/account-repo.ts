@@ -9,9 +9,15 @@ const SELECT_COLUMNS = `jid, created_at,
 
 export class AccountRepo implements AccountStore {
   readonly #dbs: UserDbResolver;
+  readonly #purgeArchive: ((jid: string) => Promise<void>) | undefined;
 
-  constructor(dbs: UserDbResolver) {
+  /**
+   * `purgeArchive` removes the user's message archive after the account is gone: an archive may hold
+   * millions of rows, so it is deleted in bounded chunks rather than inside the account's transaction.
+   */
+  constructor(dbs: UserDbResolver, purgeArchive?: (jid: string) => Promise<void>) {
     this.#dbs = dbs;
+    this.#purgeArchive = purgeArchive;
   }
 
   async get(jid: string): Promise<Account | undefined> {
@@ -56,9 +62,11 @@ export class AccountRepo implements AccountStore {
       { sql: 'DELETE FROM offline_messages WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM blocks WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM fast_tokens WHERE jid = ?', args: [jid] },
+      { sql: 'DELETE FROM mam_prefs WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM accounts WHERE jid = ?', args: [jid] },
     ];
     const rs = await db.writer.enqueueUnit(unit);
+    await this.#purgeArchive?.(jid);
     return rs[unit.length - 1]?.rowsAffected === 1;
   }
 

@@ -136,8 +136,112 @@ export interface UserStores {
   offline: OfflineStore;
   blocks: BlockStore;
   fast: FastTokenStore;
+  /** XEP-0313 personal archives (owner = the user's bare JID). */
+  archive: ArchiveStore;
+  mamPrefs: MamPrefsStore;
   /** Commits everything queued so far, then closes every file. Later calls fail. */
   close(): Promise<void>;
   /** Resolves when every write queued before the call has committed (or failed). */
   flush(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Message archives (XEP-0313) and group chat (XEP-0045) state. Personal archives live in the user's
+// group file (users/group-NN.db); room archives, rooms, affiliations, Waddles and permission tuples live
+// in the file of the room's *realm*: `<data>/waddles/<id>.db` for the channels of a Waddle, or
+// `<data>/rooms/group-NN.db` (slot group of the room's bare JID) for ad-hoc rooms on conference.<domain>.
+// Both kinds of group file share one schema (src/storage/migrations/groups.ts).
+
+/** One archived stanza (XEP-0313 §4: the whole stanza is kept, so every extension comes back intact). */
+export interface ArchivedStanza {
+  /** XEP-0359 stanza-id the archive assigned; unique per archive owner, unguessable. */
+  id: string;
+  /** ms since the epoch, when the server archived it (XEP-0313 result <delay stamp>). */
+  ts: number;
+  /**
+   * Personal archive: the bare JID of the other party. Room archive: the real bare JID of the occupant
+   * who sent it ('' if unknown); used for the `with` filter on room archives (XEP-0313 §5.1.1).
+   */
+  with: string;
+  /** The stanza as stored, serialised. */
+  xml: string;
+}
+
+export interface ArchiveQuery {
+  /** Bare JID (matches the bare `with`), or full JID (exact match). */
+  with?: string;
+  /** ms since the epoch, inclusive. */
+  start?: number;
+  /** ms since the epoch, inclusive. */
+  end?: number;
+  /** urn:xmpp:mam:2 `ids` filter (XEP-0313 §5.1.2). */
+  ids?: readonly string[];
+  /** XEP-0059: items strictly after this id (forward paging). */
+  after?: string;
+  /** XEP-0059: items strictly before this id; '' means "the last page". */
+  before?: string;
+  /** XEP-0313 #extended: bounds like after/before but combinable with RSM paging. */
+  afterId?: string;
+  beforeId?: string;
+  /** Page size, already clamped by the caller. */
+  max: number;
+}
+
+export interface ArchivePage {
+  /** Always in archive (chronological) order, oldest first. */
+  items: ArchivedStanza[];
+  /** XEP-0313 §5.3: true when this page reaches the end of the result set in the paging direction. */
+  complete: boolean;
+  /** Total matching items ignoring paging (XEP-0059 <count/>). */
+  count: number;
+  /** XEP-0059 <first index=…/>: index of the first item in the whole result set. */
+  firstIndex: number;
+}
+
+export interface ArchiveStore {
+  /** Resolves once the entry is committed (durable in the WAL), batched with other writes of the same turn. */
+  append(owner: string, entry: ArchivedStanza): Promise<void>;
+  /** Rejects with Error code 'ERR_ITEM_NOT_FOUND' when `after`/`before`/`afterId`/`beforeId` name an unknown id (XEP-0313 §5.1.3). */
+  query(owner: string, q: ArchiveQuery): Promise<ArchivePage>;
+  get(owner: string, id: string): Promise<ArchivedStanza | undefined>;
+  /** Replaces a stored stanza's XML (XEP-0424/0425 tombstones). `false` if there is no such entry. */
+  replace(owner: string, id: string, xml: string): Promise<boolean>;
+  /** XEP-0313 §6 metadata: the first and last entry of the archive. */
+  bounds(owner: string): Promise<{ first?: { id: string; ts: number }; last?: { id: string; ts: number } }>;
+  /** Retention: deletes at most `limit` entries older than `before` (ms), oldest first, across all owners of `file` scope (or one owner); returns how many. */
+  expire(before: number, limit: number, owner?: string): Promise<number>;
+  /** Deletes an owner's whole archive (account or room removed). */
+  removeOwner(owner: string): Promise<void>;
+}
+
+/** XEP-0313 §6 preferences. */
+export interface MamPrefs {
+  default: 'always' | 'never' | 'roster';
+  always: string[];
+  never: string[];
+}
+
+export interface MamPrefsStore {
+  /** undefined when the user never set any (the server's default applies). */
+  get(jid: string): Promise<MamPrefs | undefined>;
+  set(jid: string, prefs: MamPrefs): Promise<void>;
+}
+
+export type { RoomStore } from './ports-rooms.ts';
+export type { WaddleStore } from './ports-waddles.ts';
+import type { RoomStore } from './ports-rooms.ts';
+import type { WaddleStore } from './ports-waddles.ts';
+
+/**
+ * Group chat state of the realms (Waddles, conference room groups) one shard owns. Keys are room bare JIDs
+ * (`chan@w1.groups.example.org`, `room@conference.example.org`) or Waddle ids; the file is found from the
+ * key alone (src/shard/realm.ts), never from a shard index.
+ */
+export interface GroupStores {
+  /** Room archives (owner = the room's bare JID). */
+  archive: ArchiveStore;
+  rooms: RoomStore;
+  waddles: WaddleStore;
+  flush(): Promise<void>;
+  close(): Promise<void>;
 }

@@ -30,6 +30,21 @@ export interface UserDbResolver {
 
 export interface UserDbOptions {
   batcher?: WriteBatcherOptions;
+  /** The schema the file follows; users' files by default (group chat files: GROUP_MIGRATIONS). */
+  migrations?: readonly string[];
+}
+
+/** Resolves a key (a bare JID, a room JID, a Waddle id) to the open file holding its data. */
+export interface DbResolver {
+  /** Rejects with ERR_NOT_OWNER if this shard does not own the key's file. Creates the file if needed (writes). */
+  forKey(key: string): Promise<UserDb>;
+  /**
+   * For reads: the key's file if it exists, never creating one, so a stanza to an address nobody created
+   * (e.g. `x@<random>.groups.<domain>`) cannot leave an empty file behind.
+   */
+  ifExists(key: string): Promise<UserDb | undefined>;
+  /** Every owned file that exists on disk, opened (retention sweeps, CLI listings); never creates files. */
+  existing(): Promise<UserDb[]>;
 }
 
 export class UserDb {
@@ -62,7 +77,7 @@ export class UserDb {
       }
       await client.execute('PRAGMA synchronous = NORMAL');
       await client.execute('PRAGMA foreign_keys = ON');
-      await migrate(client, USER_MIGRATIONS);
+      await migrate(client, opts.migrations ?? USER_MIGRATIONS);
     } catch (err) {
       client.close();
       throw err;

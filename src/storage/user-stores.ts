@@ -5,12 +5,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GROUP_COUNT, type Placement } from '../shard/placement.ts';
 import { AccountRepo } from './account-repo.ts';
+import { ArchiveRepo } from './archive-repo.ts';
 import { BlockRepo } from './block-repo.ts';
 import { FastTokenRepo } from './fast-token-repo.ts';
+import { MamPrefsRepo } from './mam-prefs-repo.ts';
 import { OfflineRepo } from './offline-repo.ts';
 import type { UserStores } from './ports.ts';
 import { RosterRepo } from './roster-repo.ts';
-import { UserDb, type UserDbOptions, type UserDbResolver, userDbPath } from './user-db.ts';
+import { type DbResolver, UserDb, type UserDbOptions, type UserDbResolver, userDbPath } from './user-db.ts';
 import type { WriteBatcherOptions } from './write-batcher.ts';
 
 export interface OpenUserStoresOptions {
@@ -23,12 +25,15 @@ export interface OpenUserStoresOptions {
 
 export function openUserStores(opts: OpenUserStoresOptions): UserStores {
   const groups = new UserDbGroups(opts);
+  const archive = new ArchiveRepo(groups);
   return {
-    accounts: new AccountRepo(groups),
+    accounts: new AccountRepo(groups, (jid) => archive.removeOwner(jid)),
     roster: new RosterRepo(groups),
     offline: new OfflineRepo(groups),
     blocks: new BlockRepo(groups),
     fast: new FastTokenRepo(groups),
+    archive,
+    mamPrefs: new MamPrefsRepo(groups),
     flush: () => groups.flush(),
     close: () => groups.close(),
   };
@@ -37,7 +42,7 @@ export function openUserStores(opts: OpenUserStoresOptions): UserStores {
 const GROUP_FILE = /^group-(\d{2})\.db$/;
 
 /** The open group files of one shard: opened on first use, one open per file even under concurrent first uses. */
-export class UserDbGroups implements UserDbResolver {
+export class UserDbGroups implements UserDbResolver, DbResolver {
   readonly #dataDir: string;
   readonly #placement: Placement;
   readonly #shard: number | 'all';
@@ -54,6 +59,15 @@ export class UserDbGroups implements UserDbResolver {
 
   owns(group: number): boolean {
     return this.#shard === 'all' || this.#placement.shardOfGroup(group) === this.#shard;
+  }
+
+  forKey(key: string): Promise<UserDb> {
+    return this.forUser(key);
+  }
+
+  /** Users' files are 64 at most, so opening (and creating) one for a read is harmless. */
+  ifExists(key: string): Promise<UserDb | undefined> {
+    return this.forUser(key);
   }
 
   forUser(jid: string): Promise<UserDb> {

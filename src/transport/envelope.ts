@@ -22,6 +22,8 @@ export const FrameKind = {
   CloseConnection: 6,
   /** The edge's connection `a` has gone (b = 1 if the stream was closed cleanly): the home shard unbinds or keeps its session. */
   SessionEnd: 7,
+  /** A stanza for several local users (XEP-0045 fan-out): payload = recipients joined by '\n', a blank line, the XML. */
+  Fanout: 8,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

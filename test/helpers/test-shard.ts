@@ -5,7 +5,12 @@ import { Placement } from '../../src/shard/placement.ts';
 import { ShardRuntime } from '../../src/shard/runtime.ts';
 import type { XmppModule } from '../../src/router/module.ts';
 import { createMemoryUserStores } from '../../src/storage/memory/index.ts';
-import type { UserStores } from '../../src/storage/ports.ts';
+import type { GroupStores, UserStores } from '../../src/storage/ports.ts';
+import { openGroupStores } from '../../src/storage/group-stores.ts';
+import { openUserStores } from '../../src/storage/user-stores.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ConnectionHandle } from '../../src/stream/edge-services.ts';
 import { createLogger } from '../../src/telemetry/log.ts';
 import { createShardMetrics } from '../../src/telemetry/metrics.ts';
@@ -52,6 +57,7 @@ export interface TestClient {
 export interface TestCluster {
   shards: ShardRuntime[];
   stores: UserStores[];
+  groupStores: GroupStores[];
   config: Config;
   placement: Placement;
   /** Binds a resource for `bare` on its home shard; the fake connection lives on `edge` (default: home). */
@@ -69,14 +75,23 @@ export async function createTestCluster(opts: {
   modules: readonly XmppModule[];
   shards?: number;
   config?: Partial<Config>;
+  /**
+   * With a directory, every shard gets real libSQL user stores there (each opening only the files it owns,
+   * as in the server). Without, users live in one shared memory store. Group chat stores are always
+   * libSQL: in `dataDir`, or in a temporary directory removed by stop().
+   */
+  dataDir?: string;
 }): Promise<TestCluster> {
   const n = opts.shards ?? 1;
   const base = loadConfig({ env: {} });
-  const config = { ...base, workers: n, ...opts.config } as Config;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'waddle-test-'));
+  const config = { ...base, workers: n, dataDir, ...opts.config } as Config;
   const placement = new Placement(n);
   const meshes = createLoopbackMeshes(n);
-  // One shared memory store per cluster: in-process, ownership is still enforced by placement routing.
-  const stores = createMemoryUserStores();
+  // Without dataDir, one shared memory store per cluster: in-process, ownership is still enforced by placement routing.
+  const memory = opts.dataDir === undefined ? createMemoryUserStores() : undefined;
+  const userStores = meshes.map((_, id) => memory ?? openUserStores({ dataDir, placement, shard: id }));
+  const groupStores = meshes.map((_, id) => openGroupStores({ dataDir, domain: config.domain, placement, shard: id }));
   const shards = meshes.map(
     (mesh, id) =>
       new ShardRuntime({
@@ -84,7 +99,8 @@ export async function createTestCluster(opts: {
         config,
         placement,
         mesh,
-        stores,
+        stores: userStores[id] as UserStores,
+        groupStores: groupStores[id] as GroupStores,
         secureContext: tls(),
         tlsCredentials: { key: '', cert: '' },
         secret: 'test-secret',
@@ -100,13 +116,17 @@ export async function createTestCluster(opts: {
   };
   return {
     shards,
-    stores: [stores],
+    stores: memory ? [memory] : userStores,
+    groupStores,
     config,
     placement,
     settle,
     async createAccounts(...jids) {
       const creds = { salt: 'c2FsdA==', iterations: 4096, storedKey: 'AA==', serverKey: 'AA==' };
-      for (const jid of jids) await stores.accounts.create({ jid, credentials: { 'SHA-1': creds, 'SHA-256': creds }, createdAt: 0 });
+      for (const jid of jids) {
+        const owner = (memory ?? userStores[placement.shardOf(jid)]) as UserStores;
+        await owner.accounts.create({ jid, credentials: { 'SHA-1': creds, 'SHA-256': creds }, createdAt: 0 });
+      }
     },
     sessionOf(client) {
       const jid = parseJid(client.full);
@@ -147,6 +167,8 @@ export async function createTestCluster(opts: {
     },
     async stop() {
       for (const m of meshes) m.stop();
+      await Promise.all([...groupStores.map((g) => g.close()), ...(memory ? [] : userStores.map((u) => u.close()))]);
+      if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

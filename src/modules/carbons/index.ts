@@ -20,7 +20,7 @@ export default defineModule({
       name: 'Message Carbons',
       version: '1.0.1',
       status: 'complete',
-      note: 'urn:xmpp:carbons:rules:0; MUC private-message rules wait for a MUC component',
+      note: 'urn:xmpp:carbons:rules:0; MUC private messages are recognised by the muc#user <x/> our rooms add (XEP-0045 §7.5)',
     },
     {
       xep: 334,

@@ -30,8 +30,16 @@ export default defineModule({
     });
     ctx.iq.get(NS.DISCO_ITEMS, 'query', (req) => {
       if (req.scope === 'account' && !isSelf(req.from, req.to)) throw new StanzaError('auth', 'forbidden');
-      // Components (conference, groups, upload) will list themselves here as they arrive.
-      return xml('query', { xmlns: NS.DISCO_ITEMS });
+      const query = xml('query', { xmlns: NS.DISCO_ITEMS });
+      // XEP-0030 §4: the server lists its hosted services (conference.<domain>, …) as items.
+      if (req.scope === 'server' && req.payload.attrs.node === undefined) {
+        for (const item of ctx.discoItems()) {
+          query.append(
+            xml('item', { jid: item.jid, ...(item.name ? { name: item.name } : {}), ...(item.node ? { node: item.node } : {}) }),
+          );
+        }
+      }
+      return query;
     });
   },
 });

@@ -14,6 +14,7 @@ import type {
   RosterStore,
   UserStores,
 } from '../ports.ts';
+import { MemoryArchiveStore, MemoryMamPrefsStore } from './memory-archive.ts';
 
 /** Shared by the four stores of one instance: account delete must purge the others atomically. */
 class MemoryUserState {
@@ -25,6 +26,8 @@ class MemoryUserState {
   readonly fast = new Map<string, Map<string, FastSlots>>();
   nextOfflineId = 1;
   closed = false;
+  /** Removes the user's archive and archive preferences (set by createMemoryUserStores). */
+  purge: (jid: string) => Promise<void> = async () => {};
 
   check(): void {
     if (this.closed) throw new Error('ERR_STORE_CLOSED: user stores are closed');
@@ -33,12 +36,20 @@ class MemoryUserState {
 
 export function createMemoryUserStores(): UserStores {
   const s = new MemoryUserState();
+  const archive = new MemoryArchiveStore(() => s.check());
+  const mamPrefs = new MemoryMamPrefsStore(() => s.check());
+  s.purge = async (jid) => {
+    await archive.removeOwner(jid);
+    await mamPrefs.remove(jid);
+  };
   return {
     accounts: new MemoryAccountStore(s),
     roster: new MemoryRosterStore(s),
     offline: new MemoryOfflineStore(s),
     blocks: new MemoryBlockStore(s),
     fast: new MemoryFastTokenStore(s),
+    archive,
+    mamPrefs,
     flush: async () => {},
     close: async () => {
       s.closed = true;
@@ -97,6 +108,7 @@ class MemoryAccountStore implements AccountStore {
     s.offline.delete(jid);
     s.blocks.delete(jid);
     s.fast.delete(jid);
+    await s.purge(jid);
     return s.accounts.delete(jid);
   }
 

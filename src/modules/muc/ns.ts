@@ -1,0 +1,23 @@
+// Namespaces of XEP-0045 and the extensions the muc module implements.
+export const MUC = {
+  BASE: 'http://jabber.org/protocol/muc',
+  USER: 'http://jabber.org/protocol/muc#user',
+  ADMIN: 'http://jabber.org/protocol/muc#admin',
+  OWNER: 'http://jabber.org/protocol/muc#owner',
+  ROOMCONFIG: 'http://jabber.org/protocol/muc#roomconfig',
+  ROOMINFO: 'http://jabber.org/protocol/muc#roominfo',
+  REQUEST: 'http://jabber.org/protocol/muc#request',
+  STABLE_ID: 'http://jabber.org/protocol/muc#stable_id',
+  SELF_PING: 'http://jabber.org/protocol/muc#self-ping-optimization',
+  OCCUPANT_ID: 'urn:xmpp:occupant-id:0',
+  MODERATE: 'urn:xmpp:message-moderate:1',
+  RETRACT: 'urn:xmpp:message-retract:1',
+  MAM: 'urn:xmpp:mam:2',
+  SID: 'urn:xmpp:sid:0',
+  DELAY: 'urn:xmpp:delay',
+  CONFERENCE: 'jabber:x:conference',
+  DATA: 'jabber:x:data',
+  PING: 'urn:xmpp:ping',
+  DISCO_INFO: 'http://jabber.org/protocol/disco#info',
+  DISCO_ITEMS: 'http://jabber.org/protocol/disco#items',
+} as const;

@@ -1,0 +1,80 @@
+// Waddle channels as rooms: creation by a join, permissions from the Waddle service, Waddle-level muc#admin,
+// live re-evaluation of occupants when affiliations change.
+import t from 'tap';
+import { codes, defined, errorCondition, item, join, last, mucCluster, online, stanzaFrom, userOn } from './muc-helpers.ts';
+
+const ADMIN = 'http://jabber.org/protocol/muc#admin';
+
+t.test('Waddle channels: creation, membership from tuples, live ban and removal', async (t) => {
+  const c = await mucCluster(t);
+  let i = 0;
+  while (c.placement.shardOf(`w${i}.groups.localhost`) !== 0) i++;
+  const waddle = `w${i}`;
+  const domain = `${waddle}.groups.localhost`;
+  const general = `general@${domain}`;
+  const alice = await online(c, userOn(c, 'alice', 1));
+  const bob = await online(c, userOn(c, 'bob', 1));
+  const carol = await online(c, userOn(c, 'carol', 0));
+
+  // A join to a channel of a Waddle that does not exist creates both, the joiner owning them.
+  const created = await join(alice, `${general}/Alice`);
+  const found = created.find((el) => el.attrs.from === `${general}/Alice`);
+  t.ok(found, 'joined');
+  const self = defined(found, "alice's self-presence");
+  t.equal(item(self)?.attrs.affiliation, 'owner');
+  t.ok(codes(self).includes(201), 'created');
+
+  // Not a Waddle member: the members-only channel is closed; no one but admins creates channels.
+  t.equal(errorCondition(last(await join(bob, `${general}/Bob`))), 'registration-required');
+  t.equal(errorCondition(last(await join(bob, `${'random'}@${domain}/Bob`))), 'item-not-found');
+
+  // Waddle-level muc#admin to the Waddle's own address.
+  const grant = await alice.iq(
+    `<iq type='set' id='g' to='${domain}'><query xmlns='${ADMIN}'><item affiliation='member' jid='${bob.bare}'/></query></iq>`,
+    'g',
+  );
+  t.equal(grant.attrs.type, 'result');
+  const list = await alice.iq(
+    `<iq type='get' id='l' to='${domain}'><query xmlns='${ADMIN}'><item affiliation='member'/></query></iq>`,
+    'l',
+  );
+  t.same(
+    list
+      .getChild('query')
+      ?.getChildren('item')
+      .map((x) => x.attrs.jid),
+    [bob.bare],
+  );
+  const bj = await join(bob, `${general}/Bob`);
+  t.equal(item(stanzaFrom(bj, `${general}/Bob`))?.attrs.affiliation, 'member', 'Waddle members are channel members');
+
+  // Channel-level affiliation through muc#admin on the room.
+  const cg = await alice.iq(
+    `<iq type='set' id='cg' to='${general}'><query xmlns='${ADMIN}'><item affiliation='admin' jid='${carol.bare}'/></query></iq>`,
+    'cg',
+  );
+  t.equal(cg.attrs.type, 'result');
+  const cj = await join(carol, `${general}/Carol`);
+  t.equal(item(stanzaFrom(cj, `${general}/Carol`))?.attrs.affiliation, 'admin');
+  t.equal(item(stanzaFrom(cj, `${general}/Carol`))?.attrs.role, 'moderator');
+
+  // Live: banning bob at the Waddle level removes him from the channel with 301.
+  await alice.iq(
+    `<iq type='set' id='b' to='${domain}'><query xmlns='${ADMIN}'><item affiliation='outcast' jid='${bob.bare}'/></query></iq>`,
+    'b',
+  );
+  const out = await bob.next((el) => el.name === 'presence' && el.attrs.type === 'unavailable' && el.attrs.from === `${general}/Bob`);
+  t.same(codes(out), [110, 301]);
+  const seen = await carol.next((el) => el.name === 'presence' && el.attrs.type === 'unavailable' && el.attrs.from === `${general}/Bob`);
+  t.same(codes(seen), [301]);
+  t.equal(errorCondition(last(await join(bob, `${general}/Bob`))), 'forbidden');
+
+  // Live: carol's channel admin right removed → she stays (no longer moderator) only if she can still view.
+  await alice.iq(
+    `<iq type='set' id='r' to='${general}'><query xmlns='${ADMIN}'><item affiliation='none' jid='${carol.bare}'/></query></iq>`,
+    'r',
+  );
+  const gone = await carol.next((el) => el.name === 'presence' && el.attrs.from === `${general}/Carol`);
+  t.equal(gone.attrs.type, 'unavailable', 'not a member any more: removed from the members-only channel');
+  t.same(codes(gone), [110, 321]);
+});
