@@ -34,7 +34,7 @@ export function roomFeatures(room: Room): string[] {
     c.public ? 'muc_public' : 'muc_hidden',
     c.whois === 'anyone' ? 'muc_nonanonymous' : 'muc_semianonymous',
   ];
-  if (c.logging) f.push(MUC.MAM);
+  if (room.logs) f.push(MUC.MAM);
   return f;
 }
 

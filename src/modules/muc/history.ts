@@ -43,7 +43,7 @@ interface Entry {
 }
 
 async function latest(env: MucEnv, room: Room, limits: HistoryLimits): Promise<Entry[]> {
-  if (!room.config.logging) {
+  if (!room.logs) {
     return room.recent.filter((r) => limits.since === undefined || r.at >= limits.since).map((r) => ({ el: r.xml, at: r.at }));
   }
   // before '' = the last page of the archive (XEP-0059 §2.5), in chronological order.

@@ -56,6 +56,7 @@ export default defineModule({
     const rooms = new RoomRegistry({
       domain: ctx.domain,
       historyCap,
+      archiveEnabled: ctx.config.archive.enabled,
       store: ctx.groupStores.rooms,
       archive: ctx.groupStores.archive,
       metrics,

@@ -39,9 +39,9 @@ export async function broadcastMessage(env: MucEnv, room: Room, out: Element, se
   // XEP-0359 §5: the room stamps its own id, replacing any claimed in its name.
   stampStanzaId(out, room.jid, id);
   const now = Date.now();
-  if (room.config.logging && isArchivable(out)) {
+  if (room.logs && isArchivable(out)) {
     await env.archive.append(room.jid, { id, ts: now, with: senderBare, xml: out.toString() });
-  } else if (!room.config.logging && out.getChild('body')) {
+  } else if (!room.logs && out.getChild('body')) {
     room.rememberRecent({ xml: copy(out), at: now, from: senderBare });
   }
   env.fanout(out, room.allReal());

@@ -42,7 +42,7 @@ export async function handleModerate(env: MucEnv, room: Room, real: string, payl
   if (!payload.getChild('retract', MUC.RETRACT)) throw new StanzaError('cancel', 'feature-not-implemented', 'only retraction is supported');
   const reason = payload.getChildText('reason');
   const now = Date.now();
-  if (room.config.logging) {
+  if (room.logs) {
     const stored = await env.archive.get(room.jid, id);
     if (!stored) throw new StanzaError('cancel', 'item-not-found', 'no message with that id in this room');
     const tomb = moderationTombstone(parseElement(stored.xml), room, o, reason, now);

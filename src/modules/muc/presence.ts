@@ -124,7 +124,7 @@ async function join(
   // (§7.2.5), 170 when the room is logged (§7.2.13), 201 for a new room (§10.1.1).
   const selfCodes: number[] = [];
   if (room.config.whois === 'anyone') selfCodes.push(100);
-  if (room.config.logging) selfCodes.push(170);
+  if (room.logs) selfCodes.push(170);
   if (created) selfCodes.push(201);
   broadcastPresence(env, room, o, { selfCodes });
   // §7.2.14: history (none for a room that did not exist), then §7.2.15: the subject, even if empty.

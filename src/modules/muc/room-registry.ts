@@ -13,6 +13,8 @@ import { type Affiliation, Room, type RoomKind } from './room.ts';
 export interface RoomRegistryDeps {
   domain: string;
   historyCap: number;
+  /** ctx.config.archive.enabled: without it rooms log nothing (history stays in memory). */
+  archiveEnabled: boolean;
   store: RoomStore;
   archive: ArchiveStore;
   metrics: MucMetrics;
@@ -68,6 +70,7 @@ export class RoomRegistry {
   }
 
   #add(room: Room): void {
+    room.archiveAvailable = this.#d.archiveEnabled;
     this.#rooms.set(room.jid, room);
     this.#d.metrics.rooms.set(this.#rooms.size);
   }

@@ -48,12 +48,19 @@ export class Room {
   readonly createdAt: number;
   /** §10.1.1: a new room stays locked (no one else may enter) until its owner configures it. */
   locked = false;
+  /** False when the server archives nothing ([archive] enabled = false): the room then keeps history in memory. */
+  archiveAvailable = true;
   readonly affiliations = new Map<string, AffiliationEntry>();
   readonly occupants = new Map<string, Occupant>();
   /** Real full JID → nick. */
   readonly byReal = new Map<string, string>();
   /** In-memory history for rooms that do not log (newest last), at most config.historyLength. */
   readonly recent: { xml: Element; at: number; from: string }[] = [];
+
+  /** Messages go to the room archive: the room asks for it (muc#roomconfig_enablelogging) and the server archives. */
+  get logs(): boolean {
+    return this.archiveAvailable && this.config.logging;
+  }
 
   constructor(jid: string, kind: RoomKind, config: RoomConfig, secret: string, createdAt: number) {
     this.jid = jid;

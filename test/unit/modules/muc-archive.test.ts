@@ -1,7 +1,7 @@
 // Room archives: XEP-0313 queries on the room JID (paging), XEP-0425 moderation with a tombstone.
 import t from 'tap';
 import { parseElement } from '../../../src/xmpp/stream-parser.ts';
-import { defined, errorCondition, instantRoom, join, mucCluster, online, roomOn, userOn } from './muc-helpers.ts';
+import { codes, defined, errorCondition, instantRoom, join, mucCluster, online, roomOn, userOn } from './muc-helpers.ts';
 
 t.test('room MAM paging and XEP-0425 moderation', async (t) => {
   const c = await mucCluster(t);
@@ -83,4 +83,33 @@ t.test('room MAM paging and XEP-0425 moderation', async (t) => {
   await bob.next((el) => el.name === 'iq' && el.attrs.id === 'q4');
   const lastItem = bob.inbox.splice(0).find((el) => el.getChild('result')?.attrs.queryid === 'q4');
   t.ok(lastItem?.getChild('result')?.getChild('forwarded')?.getChild('message')?.getChild('retract', 'urn:xmpp:message-retract:1'));
+});
+
+t.test('with the archive off ([archive] enabled = false) rooms log nothing and keep history in memory', async (t) => {
+  const c = await mucCluster(t, {
+    config: { archive: { enabled: false, defaultPolicy: 'always', retentionDays: 0, maxPageSize: 50, sweepIntervalSec: 3600 } },
+  });
+  const room = roomOn(c, 'nolog', 1);
+  const alice = await online(c, userOn(c, 'alice', 0));
+  const bob = await online(c, userOn(c, 'bob', 1));
+  const created = await instantRoom(alice, room, 'Alice');
+  t.notOk(
+    created.some((el) => el.name === 'presence' && codes(el).includes(170)),
+    'no 170 (room is logged) on joining',
+  );
+  alice.send(`<message to='${room}' type='groupchat' id='h1'><body>remember me</body></message>`);
+  await alice.next((el) => el.getChildText('body') === 'remember me', 'the reflection');
+  const store = defined(c.groupStores[c.placement.shardOf(room)], 'the room shard stores');
+  t.equal((await store.archive.query(room, { max: 10 })).count, 0, 'nothing written to the room archive');
+  const joined = await join(bob, `${room}/Bob`);
+  const history = joined.find((el) => el.name === 'message' && el.getChildText('body') === 'remember me');
+  t.ok(history?.getChild('delay', 'urn:xmpp:delay'), 'history on join still works, from memory');
+  const info = await bob.iq(`<iq type='get' id='i1' to='${room}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`, 'i1');
+  t.notOk(
+    info
+      .getChild('query')
+      ?.getChildren('feature')
+      .some((f) => f.attrs.var === 'urn:xmpp:mam:2'),
+    'the room does not advertise MAM',
+  );
 });

@@ -30,25 +30,30 @@ export class Peer {
   send(xmlText: string): void {
     this.client.send(xmlText);
   }
-  /** Waits (by settling the cluster, at most `rounds` times) until `pred` holds for some received element; removes and returns it. */
-  async next(pred: (el: Element) => boolean, what = 'a matching stanza', rounds = 300): Promise<Element> {
-    for (let i = 0; i < rounds; i++) {
-      this.inbox.push(...this.client.conn.take());
-      const at = this.inbox.findIndex(pred);
-      if (at !== -1) return this.inbox.splice(at, 1)[0] as Element;
-      await this.c.settle();
-    }
-    throw new Error(`${this.full}: no ${what}; inbox: ${this.inbox.map(String).join('\n')}`);
+  /**
+   * Waits until `pred` holds for some received element; removes and returns it. Time-bounded rather than
+   * bounded in event-loop turns: opening a libSQL file goes through libuv's threadpool, which a loaded
+   * machine (tap runs two files at once) can make slower than any fixed number of turns.
+   */
+  async next(pred: (el: Element) => boolean, what = 'a matching stanza', timeoutMs = 15_000): Promise<Element> {
+    const [found] = await this.#wait(pred, what, timeoutMs, (at) => this.inbox.splice(at, 1));
+    return found as Element;
   }
   /** Everything received up to and including the first element matching `pred`, in order; later ones stay in the inbox. */
-  async until(pred: (el: Element) => boolean, what = 'a matching stanza', rounds = 300): Promise<Element[]> {
-    for (let i = 0; i < rounds; i++) {
+  async until(pred: (el: Element) => boolean, what = 'a matching stanza', timeoutMs = 15_000): Promise<Element[]> {
+    return this.#wait(pred, what, timeoutMs, (at) => this.inbox.splice(0, at + 1));
+  }
+  async #wait(pred: (el: Element) => boolean, what: string, timeoutMs: number, take: (at: number) => Element[]): Promise<Element[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (let round = 0; ; round++) {
       this.inbox.push(...this.client.conn.take());
       const at = this.inbox.findIndex(pred);
-      if (at !== -1) return this.inbox.splice(0, at + 1);
+      if (at !== -1) return take(at);
+      if (Date.now() > deadline) throw new Error(`${this.full}: no ${what}; inbox: ${this.inbox.map(String).join('\n')}`);
       await this.c.settle();
+      // After the quick rounds, give the threadpool (file opens) real time too.
+      if (round > 50) await new Promise((r) => setTimeout(r, 2));
     }
-    throw new Error(`${this.full}: no ${what}; inbox: ${this.inbox.map(String).join('\n')}`);
   }
   async iq(xmlText: string, id: string): Promise<Element> {
     this.send(xmlText);

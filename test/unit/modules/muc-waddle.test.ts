@@ -78,3 +78,43 @@ t.test('Waddle channels: creation, membership from tuples, live ban and removal'
   t.equal(gone.attrs.type, 'unavailable', 'not a member any more: removed from the members-only channel');
   t.same(codes(gone), [110, 321]);
 });
+
+t.test('deleting a Waddle destroys its live channels and purges stored rooms and archives', async (t) => {
+  const c = await mucCluster(t);
+  let i = 100;
+  while (c.placement.shardOf(`w${i}.groups.localhost`) !== 1) i++;
+  const waddle = `w${i}`;
+  const domain = `${waddle}.groups.localhost`;
+  const general = `general@${domain}`;
+  const quiet = `quiet@${domain}`;
+  const owner = c.placement.shardOf(domain);
+  const shard = defined(c.shards[owner], 'the Waddle shard');
+  const stores = defined(c.groupStores[owner], 'the Waddle stores');
+  const alice = await online(c, userOn(c, 'alice', 0));
+  await join(alice, `${general}/Alice`);
+  await join(alice, `${quiet}/Alice`);
+  for (const room of [general, quiet]) {
+    alice.send(`<message to='${room}' type='groupchat' id='m-${room}'><body>hi ${room}</body></message>`);
+    await alice.next((el) => el.getChildText('body') === `hi ${room}`, 'the reflection');
+  }
+  alice.send(`<presence to='${quiet}/Alice' type='unavailable'/>`);
+  await alice.next((el) => el.name === 'presence' && el.attrs.from === `${quiet}/Alice`, 'left quiet');
+  t.equal((await stores.archive.query(quiet, { max: 10 })).count, 1, 'the channel archive has the message');
+
+  const done = (await shard.invoke('admin.waddle', { args: ['delete', waddle], opts: {} })) as { code: number; err: string[] };
+  t.equal(done.code, 0, `operator delete: ${done.err.join(' ')}`);
+  const destroyed = await alice.next(
+    (el) =>
+      el.name === 'presence' &&
+      el.attrs.from === `${general}/Alice` &&
+      el.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('destroy') !== undefined,
+    'the destroy presence',
+  );
+  t.equal(destroyed.attrs.type, 'unavailable', 'the live channel was destroyed (§10.9)');
+  await c.settle();
+  await c.settle();
+  for (const room of [general, quiet]) {
+    t.equal(await stores.rooms.get(room), undefined, `${room}: configuration gone`);
+    t.equal((await stores.archive.query(room, { max: 10 })).count, 0, `${room}: archive gone`);
+  }
+});
