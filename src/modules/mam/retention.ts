@@ -11,6 +11,8 @@ export interface SweepOptions {
   batch?: number;
   /** Batches per sweep; what is left waits for the next sweep. */
   maxBatches?: number;
+  /** Only this owner's archive (a room with its own retention); every owner of the store's files otherwise. */
+  owner?: string;
 }
 
 export const DAY_MS = 86_400_000;
@@ -23,7 +25,7 @@ export async function sweepArchive(store: ArchiveStore, o: SweepOptions): Promis
   const maxBatches = o.maxBatches ?? 250;
   let total = 0;
   for (let i = 0; i < maxBatches; i++) {
-    const n = await store.expire(cutoff, batch);
+    const n = o.owner === undefined ? await store.expire(cutoff, batch) : await store.expire(cutoff, batch, o.owner);
     total += n;
     if (n < batch) break;
     await nextTurn(); // let sockets and other writes through between batches

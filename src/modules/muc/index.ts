@@ -81,7 +81,16 @@ export default defineModule({
       },
     };
 
-    env.waddles = createWaddleGlue(env);
+    const waddles = createWaddleGlue(env);
+    env.waddles = waddles;
+    if (ctx.config.archive.enabled) {
+      ctx.every(ctx.config.archive.sweepIntervalSec * 1000, async () => {
+        const deleted = await waddles.sweepArchives();
+        if (deleted > 0) ctx.log.info({ deleted }, 'room archive retention sweep');
+      });
+    }
+    // Tests and operators may run a sweep now.
+    ctx.rpc('muc.sweep-archives', (params) => waddles.sweepArchives((params as { now?: number } | null)?.now));
     ctx.disco.item({ jid: conference, name: 'Chatrooms' });
     registerPublicRoomsRpc(env);
 

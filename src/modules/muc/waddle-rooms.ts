@@ -11,6 +11,7 @@ import { defaultConfig } from './config-form.ts';
 import type { MucEnv } from './env.ts';
 import { MUC } from './ns.ts';
 import { destroyRoom } from './owner.ts';
+import { sweepRoomArchives } from './retention.ts';
 import type { Affiliation, Room } from './room.ts';
 
 export interface WaddleGlue {
@@ -20,6 +21,8 @@ export interface WaddleGlue {
   createChannelRoom(roomJid: string, waddle: string, channel: string, bare: string): Promise<Room>;
   /** A muc#admin affiliation change on a channel, authorised and written by the Waddle service. */
   setChannelAffiliation(room: Room, bare: string, affiliation: Affiliation, actor: string): Promise<void>;
+  /** One retention sweep of every room archive of this shard (Waddle retention, else the server's). */
+  sweepArchives(now?: number): Promise<number>;
   /** Every user with an affiliation in the channel (Waddle-level ones included), from the tuples. */
   channelAffiliations(room: Room): Promise<{ user: string; affiliation: Affiliation }[]>;
   /** muc#admin to the Waddle's own address: Waddle-level affiliations (get: lists, set: changes). */
@@ -178,5 +181,7 @@ export function createWaddleGlue(env: MucEnv): WaddleGlue {
     return mapped(service.listAffiliations(waddle, channel));
   }
 
-  return { refreshAffiliation, createChannelRoom, setChannelAffiliation, channelAffiliations, waddleAdmin };
+  const sweepArchives = (now?: number): Promise<number> => sweepRoomArchives(env, service, now);
+
+  return { refreshAffiliation, createChannelRoom, setChannelAffiliation, channelAffiliations, waddleAdmin, sweepArchives };
 }

@@ -118,3 +118,44 @@ t.test('deleting a Waddle destroys its live channels and purges stored rooms and
     t.equal((await stores.archive.query(room, { max: 10 })).count, 0, `${room}: archive gone`);
   }
 });
+
+t.test('room archive retention: per Waddle, else the server default', async (t) => {
+  const c = await mucCluster(t, {
+    config: { archive: { enabled: true, defaultPolicy: 'always', retentionDays: 30, maxPageSize: 50, sweepIntervalSec: 3600 } },
+  });
+  let i = 200;
+  while (c.placement.shardOf(`w${i}.groups.localhost`) !== 0) i++;
+  const waddle = `w${i}`;
+  const channel = `general@${waddle}.groups.localhost`;
+  let j = 0;
+  while (c.placement.shardOf(`adhoc${j}@conference.localhost`) !== 0) j++;
+  const adhoc = `adhoc${j}@conference.localhost`;
+  const shard = defined(c.shards[0], 'shard 0');
+  const stores = defined(c.groupStores[0], 'shard 0 stores');
+  const alice = await online(c, userOn(c, 'alice', 1));
+  await join(alice, `${channel}/Alice`); // creates the Waddle and a persistent channel
+  await join(alice, `${adhoc}/Alice`);
+  alice.send(
+    `<iq type='set' id='cfg' to='${adhoc}'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query></iq>`,
+  );
+  await alice.next((el) => el.name === 'iq' && el.attrs.id === 'cfg', 'configured');
+  const day = 86_400_000;
+  const now = Date.now();
+  for (const room of [channel, adhoc]) {
+    for (const age of [40, 10, 1]) {
+      await stores.archive.append(room, {
+        id: `${room}-${age}`,
+        ts: now - age * day,
+        with: alice.bare,
+        xml: `<message><body>${age}</body></message>`,
+      });
+    }
+  }
+  const set = (await shard.invoke('admin.waddle', { args: ['retention', waddle, '7'], opts: {} })) as { code: number };
+  t.equal(set.code, 0, 'the Waddle keeps 7 days');
+  const deleted = await shard.invoke('muc.sweep-archives', { now });
+  t.equal(deleted, 3, 'one old entry of the ad-hoc room (30 days) and two of the channel (7 days)');
+  const ids = async (room: string) => (await stores.archive.query(room, { max: 10 })).items.map((x) => x.id);
+  t.same(await ids(channel), [`${channel}-1`], 'the channel follows its Waddle');
+  t.same(await ids(adhoc), [`${adhoc}-10`, `${adhoc}-1`], 'the ad-hoc room follows the server');
+});
