@@ -6,6 +6,7 @@ import { conferenceDomain, realmOf, waddleOfDomain } from '../../shard/realm.ts'
 import { StanzaError, errorReply } from '../../xmpp/errors.ts';
 import { bareOf, type Jid } from '../../xmpp/jid.ts';
 import { type Element, xml } from '../../xmpp/xml.ts';
+import { IqRelay } from './iq-relay.ts';
 import { KeyedLock } from '../roster/lock.ts';
 import type { MucEnv } from './env.ts';
 import { handleIq } from './iq.ts';
@@ -24,7 +25,7 @@ export default defineModule({
       name: 'Multi-User Chat',
       version: '1.34.6',
       status: 'partial',
-      note: 'user, moderator, admin and owner use cases; no room registration (§7.10), no iq forwarding to occupants other than self-ping, no voice-request or nick-change for multi-session occupants',
+      note: 'user, moderator, admin and owner use cases; no room registration (§7.10), iqs between occupants relayed (vCard to the bare JID); no hats (XEP-0317); no voice-request or nick-change for multi-session occupants',
     },
     { xep: 421, name: 'Occupant identifiers for semi-anonymous MUCs', version: '0.2.0', status: 'complete' },
     {
@@ -63,6 +64,7 @@ export default defineModule({
       log: ctx.log,
     });
     const order = new KeyedLock();
+    const relay = new IqRelay();
     const env: MucEnv = {
       ctx,
       conference,
@@ -99,14 +101,21 @@ export default defineModule({
       // A room's realm key (its bare JID, or its Waddle's domain); the conference service itself has no
       // state and is answered by the shard owning its domain name.
       placementKey: (to) => realmOf(to.local, to.domain, ctx.domain)?.key ?? to.domain,
-      deliver: (stanza, to) => order.run(to.local ? bareOf(to) : to.domain, () => dispatch(env, stanza, to)),
+      deliver: (stanza, to) => order.run(to.local ? bareOf(to) : to.domain, () => dispatch(env, relay, stanza, to)),
     });
   },
 });
 
-async function dispatch(env: MucEnv, stanza: Element, to: Jid): Promise<void> {
+async function dispatch(env: MucEnv, relay: IqRelay, stanza: Element, to: Jid): Promise<void> {
   if (stanza.attrs.from === undefined) return;
-  if (stanza.name === 'iq') return answerIq(env, stanza, to);
+  if (stanza.name === 'iq') {
+    if (to.local && to.resource && !isSelfPing(env, stanza, to)) {
+      const type = stanza.attrs.type;
+      if (type === 'result' || type === 'error') return relay.response(env, stanza, to);
+      return relay.request(env, stanza, to);
+    }
+    return answerIq(env, stanza, to);
+  }
   if (stanza.name === 'presence') {
     if (to.local && to.resource) return handleOccupantPresence(env, stanza, to);
     // §7.2.1: entering needs a nick; presence to the room's bare JID is refused.
@@ -133,6 +142,16 @@ async function dispatch(env: MucEnv, stanza: Element, to: Jid): Promise<void> {
     return;
   }
   return handleRoomMessage(env, room, stanza);
+}
+
+/** XEP-0410 §3.1: a ping to one's own occupant JID is the service's to answer (never relayed). */
+function isSelfPing(env: MucEnv, stanza: Element, to: Jid): boolean {
+  const ping = stanza.getChild('ping', 'urn:xmpp:ping');
+  if (!ping || stanza.attrs.type !== 'get') return false;
+  const room = env.rooms.peek(bareOf(to));
+  const o = room?.occupantOfReal(String(stanza.attrs.from));
+  // Not joined (or joined under another nick): the service answers not-acceptable (occupantIq).
+  return !o || o.nick === to.resource;
 }
 
 /** The service answers its iqs itself (it is not a user account): result or error, routed to the sender. */

@@ -189,3 +189,52 @@ t.test('an occupant whose session ends leaves the room (RFC 6121 §4.6.3 directe
   const info = await alice.iq(`<iq type='get' id='i' to='${room}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`, 'i');
   t.equal(info.getChild('query')?.getChild('x')?.getChildByAttr('var', 'muc#roominfo_occupants')?.getChildText('value'), '1');
 });
+
+t.test('iqs between occupants are relayed under occupant JIDs (vCard to the bare JID)', async (t) => {
+  const c = await mucCluster(t);
+  const room = roomOn(c, 'relay', 0);
+  const alice = await online(c, userOn(c, 'alice', 1));
+  const bob = await online(c, userOn(c, 'bob', 0));
+  const zed = await online(c, userOn(c, 'zed', 1));
+  await instantRoom(alice, room, 'Alice');
+  await join(bob, `${room}/Bob`);
+  await alice.drain();
+
+  bob.send(`<iq type='get' id='v1' to='${room}/Alice'><query xmlns='jabber:iq:version'/></iq>`);
+  const asked = await alice.next((el) => el.name === 'iq' && el.attrs.type === 'get', 'the relayed request');
+  t.equal(asked.attrs.from, `${room}/Bob`, 'from the asking occupant, not its real JID');
+  t.equal(asked.attrs.to, alice.full, "to the occupant's joined resource");
+  t.not(asked.attrs.id, 'v1', 'under an id of the room');
+  t.ok(asked.getChild('query', 'jabber:iq:version'));
+  alice.send(
+    `<iq type='result' id='${String(asked.attrs.id)}' to='${room}/Bob'><query xmlns='jabber:iq:version'><name>A</name></query></iq>`,
+  );
+  const answer = await bob.next((el) => el.name === 'iq' && el.attrs.id === 'v1', 'the relayed answer');
+  t.equal(answer.attrs.type, 'result');
+  t.equal(answer.attrs.from, `${room}/Alice`, 'the answer comes from the asked occupant');
+  t.equal(answer.getChild('query')?.getChildText('name'), 'A');
+
+  // An answer to an id nobody asked, or from someone else, goes nowhere.
+  zed.send(`<iq type='result' id='${String(asked.attrs.id)}' to='${room}/Bob'/>`);
+  t.same(
+    (await bob.drain()).filter((el) => el.name === 'iq'),
+    [],
+    'a replayed answer is dropped',
+  );
+
+  bob.send(`<iq type='get' id='vc' to='${room}/Alice'><vCard xmlns='vcard-temp'/></iq>`);
+  const vc = await bob.next((el) => el.name === 'iq' && el.attrs.id === 'vc', 'the vCard answer');
+  t.equal(vc.attrs.from, `${room}/Alice`);
+  t.equal(vc.attrs.type, 'error', "alice's account answers for her (no vCard store here: service-unavailable)");
+  t.same(
+    (await alice.drain()).filter((el) => el.name === 'iq'),
+    [],
+    "the vCard request went to alice's bare JID, not to her client",
+  );
+
+  zed.send(`<iq type='get' id='x' to='${room}/Alice'><query xmlns='jabber:iq:version'/></iq>`);
+  const refused = await zed.next((el) => el.name === 'iq' && el.attrs.id === 'x', 'refusal');
+  t.equal(errorCondition(refused), 'not-acceptable', 'non-occupants cannot reach occupants');
+  bob.send(`<iq type='get' id='y' to='${room}/Nobody'><query xmlns='jabber:iq:version'/></iq>`);
+  t.equal(errorCondition(await bob.next((el) => el.name === 'iq' && el.attrs.id === 'y', 'missing nick')), 'item-not-found');
+});
