@@ -30,8 +30,25 @@ export function normalizeLocal(local: string): string {
   return fold(local);
 }
 
+/**
+ * Parsed JIDs by their text. A room's fan-out parses the same few hundred occupant JIDs on every message,
+ * in several hooks (bench/RESULTS.md: ~10% of a shard's CPU). Module-level on purpose: the result is a pure,
+ * frozen function of the text, so shards sharing a thread (tests) can share it. Bounded by clearing.
+ */
+const parsed = new Map<string, Jid>();
+const PARSED_MAX = 8192;
+
 /** Parses and normalises a JID; throws JidError (callers answer `jid-malformed`). */
 export function parseJid(text: string): Jid {
+  const hit = parsed.get(text);
+  if (hit !== undefined) return hit;
+  const jid = Object.freeze(parseUncached(text));
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(text, jid);
+  return jid;
+}
+
+function parseUncached(text: string): Jid {
   const slash = text.indexOf('/');
   const head = slash === -1 ? text : text.slice(0, slash);
   const resource = slash === -1 ? '' : text.slice(slash + 1);

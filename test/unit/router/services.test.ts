@@ -120,3 +120,21 @@ t.test('fan-out: one frame per destination shard, one copy per recipient', async
   const fanoutFrames = frames.filter((k) => k === FrameKind.Fanout).length;
   t.equal(fanoutFrames, 1, `one Fanout frame carried ${remote.length} copies to shard 1`);
 });
+
+t.test('serialize() matches ltx, also for children shared by fan-out copies', async (t) => {
+  const { parseElement } = await import('../../../src/xmpp/stream-parser.ts');
+  const { serialize, shallowCopy } = await import('../../../src/xmpp/xml.ts');
+  const original = parseElement(
+    `<message from='r@conference.localhost/a &amp; b' type='groupchat'><body>x &lt; y &amp; "q" 'z'</body><stanza-id xmlns='urn:xmpp:sid:0' by='r@conference.localhost' id='1'/></message>`,
+  );
+  const a = shallowCopy(original);
+  a.attrs.to = 'alice@localhost/r"1';
+  const b = shallowCopy(original);
+  b.attrs.to = 'bob@localhost/r';
+  b.children = b.children.filter((c) => typeof c === 'string' || c.name !== 'stanza-id');
+  t.equal(serialize(a), a.toString(), 'first copy: as ltx writes it');
+  t.equal(serialize(a), a.toString(), 'again, from the cache');
+  t.equal(serialize(b), b.toString(), 'a copy whose children list changed');
+  t.equal(serialize(original), original.toString(), 'the original');
+  t.equal(original.getChild('body')?.text(), `x < y & "q" 'z'`, 'the shared body is untouched');
+});
