@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { GROUP_COUNT, type Placement } from '../shard/placement.ts';
 import { type Realm, isWaddleId, realmDbPath, realmOfKey, waddleDomain } from '../shard/realm.ts';
 import { GROUP_MIGRATIONS } from './migrations/groups.ts';
-import { type DbResolver, UserDb } from './user-db.ts';
+import { type DbResolver, settled, UserDb } from './user-db.ts';
 import type { WriteBatcherOptions } from './write-batcher.ts';
 
 export interface GroupDbsOptions {
@@ -128,13 +128,5 @@ async function listDir(dir: string): Promise<string[]> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
-  }
-}
-
-async function settled(p: Promise<UserDb>): Promise<UserDb | undefined> {
-  try {
-    return await p;
-  } catch {
-    return undefined;
   }
 }

@@ -116,3 +116,12 @@ export function intCol(row: Row, col: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`column ${col}: expected integer, got ${typeof v}`);
   return v;
 }
+
+/** A file being opened, or undefined if opening failed (its opener already saw the error): for flush and close. */
+export async function settled(p: Promise<UserDb>): Promise<UserDb | undefined> {
+  try {
+    return await p;
+  } catch {
+    return undefined;
+  }
+}

@@ -12,7 +12,7 @@ import { MamPrefsRepo } from './mam-prefs-repo.ts';
 import { OfflineRepo } from './offline-repo.ts';
 import type { UserStores } from './ports.ts';
 import { RosterRepo } from './roster-repo.ts';
-import { type DbResolver, UserDb, type UserDbOptions, type UserDbResolver, userDbPath } from './user-db.ts';
+import { type DbResolver, settled, UserDb, type UserDbOptions, type UserDbResolver, userDbPath } from './user-db.ts';
 import type { WriteBatcherOptions } from './write-batcher.ts';
 
 export interface OpenUserStoresOptions {
@@ -122,14 +122,5 @@ export class UserDbGroups implements UserDbResolver, DbResolver {
     const dbs = [...this.#open.values()];
     this.#open.clear();
     await Promise.all(dbs.map(async (p) => (await settled(p))?.close()));
-  }
-}
-
-/** The db, or undefined if it failed to open (its opener already saw the error). */
-async function settled(p: Promise<UserDb>): Promise<UserDb | undefined> {
-  try {
-    return await p;
-  } catch {
-    return undefined;
   }
 }
