@@ -12,6 +12,7 @@ const USAGE = `usage: waddle <command> [--config FILE]
   user passwd JID [--password P]
   user del JID
   user list
+  user retention JID DAYS|forever|default   how long the user's message archive is kept
   check                       validate the configuration and the TLS certificate
 ${WADDLE_USAGE}
 environment overrides: WADDLE_DOMAIN WADDLE_DATA_DIR WADDLE_WORKERS WADDLE_C2S_PORT WADDLE_C2S_TLS_PORT

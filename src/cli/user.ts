@@ -4,6 +4,7 @@
 import { createInterface } from 'node:readline';
 import type { Config } from '../config/schema.ts';
 import { Placement } from '../shard/placement.ts';
+import type { UserStores } from '../storage/ports.ts';
 import { openUserStores } from '../storage/user-stores.ts';
 import { deriveCredentials } from '../stream/sasl/credentials.ts';
 import { bareOf, parseJid } from '../xmpp/jid.ts';
@@ -16,8 +17,8 @@ export async function runUser(config: Config, args: string[], password: string |
       for (const jid of await stores.accounts.list()) console.log(jid);
       return 0;
     }
-    if (!target || !['add', 'passwd', 'del'].includes(action ?? '')) {
-      console.error('usage: waddle user add|passwd|del JID | waddle user list');
+    if (!target || !['add', 'passwd', 'del', 'retention'].includes(action ?? '')) {
+      console.error('usage: waddle user add|passwd|del JID | waddle user retention JID DAYS|forever|default | waddle user list');
       return 2;
     }
     const jid = parseJid(target.includes('@') ? target : `${target}@${config.domain}`);
@@ -29,6 +30,7 @@ export async function runUser(config: Config, args: string[], password: string |
       console.log(`deleted ${bare}`);
       return 0;
     }
+    if (action === 'retention') return await setRetention(stores, bare, args[2], config.archive.retentionDays);
     const secret = password ?? (await readPassword());
     if (!secret) return fail('empty password');
     const credentials = await deriveCredentials(secret);
@@ -43,6 +45,31 @@ export async function runUser(config: Config, args: string[], password: string |
   } finally {
     await stores.close();
   }
+}
+
+/**
+ * The user's own archive retention, overriding [archive] retention_days. The server's sweep reads it from the
+ * file each time, so no live path is needed: it applies at the next sweep.
+ */
+async function setRetention(stores: UserStores, bare: string, value: string | undefined, serverDays: number): Promise<number> {
+  if (!(await stores.accounts.get(bare))) return fail(`no account ${bare}`);
+  if (value === undefined) {
+    const days = await stores.mamPrefs.retention(bare);
+    console.log(`${bare}: ${describe(days ?? serverDays)}${days === undefined ? ' (server default)' : ''}`);
+    return 0;
+  }
+  const days = value === 'forever' ? 0 : value === 'default' ? null : /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (Number.isNaN(days)) {
+    console.error(`'${value}' is not a number of days, 'forever' or 'default'`);
+    return 2;
+  }
+  await stores.mamPrefs.setRetention(bare, days);
+  console.log(`${bare}: archive kept ${days === null ? `as the server default (${describe(serverDays)})` : describe(days)}`);
+  return 0;
+}
+
+function describe(days: number): string {
+  return days === 0 ? 'forever' : `${days} days`;
 }
 
 function fail(message: string): number {

@@ -22,6 +22,7 @@ export type {
   FastToken,
   GroupStores,
   MamPrefs,
+  MamPrefsStore,
   RosterItem,
   Subscription,
 } from '../storage/ports.ts';

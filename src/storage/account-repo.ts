@@ -63,6 +63,7 @@ export class AccountRepo implements AccountStore {
       { sql: 'DELETE FROM blocks WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM fast_tokens WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM mam_prefs WHERE jid = ?', args: [jid] },
+      { sql: 'DELETE FROM archive_retention WHERE jid = ?', args: [jid] },
       { sql: 'DELETE FROM accounts WHERE jid = ?', args: [jid] },
     ];
     const rs = await db.writer.enqueueUnit(unit);

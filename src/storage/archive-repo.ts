@@ -205,17 +205,25 @@ export class ArchiveRepo implements ArchiveStore {
     return first === undefined || last === undefined ? {} : { first, last };
   }
 
-  async expire(before: number, limit: number, owner?: string): Promise<number> {
+  async expire(before: number, limit: number, owner?: string, except?: ReadonlySet<string>): Promise<number> {
     if (limit <= 0) return 0;
     const dbs = owner === undefined ? await this.#dbs.existing() : [await this.#dbs.forKey(owner)];
+    // Owners with their own retention are swept separately (json_each: one bound argument however many).
+    const spare = owner === undefined && except !== undefined && except.size > 0 ? JSON.stringify([...except]) : undefined;
     let deleted = 0;
     for (const db of dbs) {
       if (deleted >= limit) break;
       // Oldest first through archive_by_ts (XEP-0313 §3.2: only the oldest messages may be discarded), at most
       // `limit` rows per call so one call blocks the thread for a bounded time.
+      const where =
+        owner !== undefined ? ' AND owner = ?' : spare !== undefined ? ' AND owner NOT IN (SELECT value FROM json_each(?))' : '';
+      const args: InValue[] = [before];
+      if (owner !== undefined) args.push(owner);
+      else if (spare !== undefined) args.push(spare);
+      args.push(limit - deleted);
       const rs = await db.writer.enqueue({
-        sql: `DELETE FROM archive WHERE seq IN (SELECT seq FROM archive WHERE ts < ?${owner === undefined ? '' : ' AND owner = ?'} ORDER BY ts, seq LIMIT ?)`,
-        args: owner === undefined ? [before, limit - deleted] : [before, owner, limit - deleted],
+        sql: `DELETE FROM archive WHERE seq IN (SELECT seq FROM archive WHERE ts < ?${where} ORDER BY ts, seq LIMIT ?)`,
+        args,
       });
       deleted += rs.rowsAffected;
     }

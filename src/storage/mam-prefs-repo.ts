@@ -1,6 +1,6 @@
 // MamPrefsStore over libSQL users' files: XEP-0313 §6 (XEP-0441) archiving preferences, one row per user.
 import type { MamPrefs, MamPrefsStore } from './ports.ts';
-import { textCol, type DbResolver } from './user-db.ts';
+import { type DbResolver, intCol, textCol } from './user-db.ts';
 
 const POLICIES: ReadonlySet<string> = new Set(['always', 'never', 'roster']);
 
@@ -36,6 +36,35 @@ export class MamPrefsRepo implements MamPrefsStore {
           always_jids = excluded.always_jids, never_jids = excluded.never_jids`,
       args: [jid, prefs.default, JSON.stringify(prefs.always), JSON.stringify(prefs.never)],
     });
+  }
+
+  async retention(jid: string): Promise<number | undefined> {
+    const db = await this.#dbs.forKey(jid);
+    const rs = await db.client.execute({ sql: 'SELECT days FROM archive_retention WHERE jid = ?', args: [jid] });
+    const row = rs.rows[0];
+    return row === undefined ? undefined : intCol(row, 'days');
+  }
+
+  async setRetention(jid: string, days: number | null): Promise<void> {
+    if (days !== null && !(Number.isInteger(days) && days >= 0)) throw new RangeError(`retention must be whole days >= 0, got ${days}`);
+    const db = await this.#dbs.forKey(jid);
+    await db.writer.enqueue(
+      days === null
+        ? { sql: 'DELETE FROM archive_retention WHERE jid = ?', args: [jid] }
+        : {
+            sql: 'INSERT INTO archive_retention (jid, days) VALUES (?, ?) ON CONFLICT (jid) DO UPDATE SET days = excluded.days',
+            args: [jid, days],
+          },
+    );
+  }
+
+  async retentionOverrides(): Promise<{ jid: string; days: number }[]> {
+    const out: { jid: string; days: number }[] = [];
+    for (const db of await this.#dbs.existing()) {
+      const rs = await db.client.execute('SELECT jid, days FROM archive_retention ORDER BY jid');
+      for (const row of rs.rows) out.push({ jid: textCol(row, 'jid'), days: intCol(row, 'days') });
+    }
+    return out;
   }
 }
 

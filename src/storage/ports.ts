@@ -208,8 +208,11 @@ export interface ArchiveStore {
   replace(owner: string, id: string, xml: string): Promise<boolean>;
   /** XEP-0313 §6 metadata: the first and last entry of the archive. */
   bounds(owner: string): Promise<{ first?: { id: string; ts: number }; last?: { id: string; ts: number } }>;
-  /** Retention: deletes at most `limit` entries older than `before` (ms), oldest first, across all owners of `file` scope (or one owner); returns how many. */
-  expire(before: number, limit: number, owner?: string): Promise<number>;
+  /**
+   * Retention: deletes at most `limit` entries older than `before` (ms), oldest first, of one owner or of every
+   * owner in this store's files but those in `except` (users with their own retention); returns how many.
+   */
+  expire(before: number, limit: number, owner?: string, except?: ReadonlySet<string>): Promise<number>;
   /** Deletes an owner's whole archive (account or room removed). */
   removeOwner(owner: string): Promise<void>;
 }
@@ -225,6 +228,12 @@ export interface MamPrefsStore {
   /** undefined when the user never set any (the server's default applies). */
   get(jid: string): Promise<MamPrefs | undefined>;
   set(jid: string, prefs: MamPrefs): Promise<void>;
+  /** The user's own archive retention in days (0 = forever), or undefined for the server's setting. */
+  retention(jid: string): Promise<number | undefined>;
+  /** Sets (or with null, removes) the user's own retention. */
+  setRetention(jid: string, days: number | null): Promise<void>;
+  /** Every user with their own retention, in the files this store owns (for the retention sweep). */
+  retentionOverrides(): Promise<{ jid: string; days: number }[]>;
 }
 
 export type { RoomStore } from './ports-rooms.ts';

@@ -12,6 +12,7 @@ import { type Client, createClient, type Row } from '@libsql/client';
 import { migrate } from './migrate.ts';
 import { USER_MIGRATIONS } from './migrations/users.ts';
 import { WriteBatcher, type WriteBatcherOptions } from './write-batcher.ts';
+import { WriteConnection } from './write-connection.ts';
 
 export const BUSY_TIMEOUT_MS = 5000;
 
@@ -52,11 +53,14 @@ export class UserDb {
   /** For reads. Writes go through `writer`, so they are group-committed in enqueue order. */
   readonly client: Client;
   readonly writer: WriteBatcher;
+  /** The writer's own connection (write-connection.ts: prepared statements reused across batches). */
+  readonly #writes: WriteConnection;
 
-  private constructor(path: string, client: Client, writer: WriteBatcher) {
+  private constructor(path: string, client: Client, writes: WriteConnection, opts: WriteBatcherOptions | undefined) {
     this.path = path;
     this.client = client;
-    this.writer = writer;
+    this.#writes = writes;
+    this.writer = new WriteBatcher(writes, opts);
   }
 
   static async open(path: string, opts: UserDbOptions = {}): Promise<UserDb> {
@@ -78,11 +82,12 @@ export class UserDb {
       await client.execute('PRAGMA synchronous = NORMAL');
       await client.execute('PRAGMA foreign_keys = ON');
       await migrate(client, opts.migrations ?? USER_MIGRATIONS);
+      // After the migration, so the writer never prepares against an older schema; it sets the same PRAGMAs.
+      return new UserDb(path, client, new WriteConnection(path, { busyTimeoutMs: BUSY_TIMEOUT_MS }), opts.batcher);
     } catch (err) {
       client.close();
       throw err;
     }
-    return new UserDb(path, client, new WriteBatcher(client, opts.batcher));
   }
 
   /** Commits queued writes, then closes the file. */
@@ -90,6 +95,7 @@ export class UserDb {
     try {
       await this.writer.close();
     } finally {
+      this.#writes.close();
       this.client.close();
     }
   }

@@ -48,6 +48,20 @@ t.test('user add, list, passwd, del', async (t) => {
   t.equal(waddle(dir, ['user', 'del', 'bob@localhost']).code, 1, 'deleting twice fails');
 });
 
+t.test('user retention', async (t) => {
+  const dir = t.testdir();
+  t.equal(waddle(dir, ['user', 'add', 'alice@localhost', '--password', 'one']).code, 0);
+  t.match(waddle(dir, ['user', 'retention', 'alice']).out, /alice@localhost: forever \(server default\)/, 'shows the default');
+  const set = waddle(dir, ['user', 'retention', 'alice', '30']);
+  t.equal(set.code, 0, set.err);
+  t.match(set.out, /archive kept 30 days/);
+  t.match(waddle(dir, ['user', 'retention', 'alice']).out, /alice@localhost: 30 days$/m, 'read back from the file');
+  t.match(waddle(dir, ['user', 'retention', 'alice', 'forever']).out, /archive kept forever/);
+  t.match(waddle(dir, ['user', 'retention', 'alice', 'default']).out, /as the server default/);
+  t.equal(waddle(dir, ['user', 'retention', 'alice', 'soon']).code, 2, 'not a number of days');
+  t.equal(waddle(dir, ['user', 'retention', 'nobody', '3']).code, 1, 'unknown user');
+});
+
 t.test('check validates config and certificate', async (t) => {
   const dir = t.testdir();
   const before = waddle(dir, ['check']);

@@ -8,7 +8,7 @@ import { MAM_NS } from './codec.ts';
 import { createMamMetrics } from './metrics.ts';
 import { PrefsCache } from './prefs-cache.ts';
 import { registerQueries } from './queries.ts';
-import { sweepArchive } from './retention.ts';
+import { sweepPersonalArchives } from './retention.ts';
 import { SID_NS } from './stanza-id.ts';
 
 export { sweepArchive } from './retention.ts';
@@ -49,12 +49,17 @@ export default defineModule({
     ctx.disco.feature(SID_NS, 'account');
     registerQueries({ ctx, prefs, metrics });
 
-    if (cfg.retentionDays > 0) {
-      ctx.every(cfg.sweepIntervalSec * 1000, async () => {
-        const deleted = await sweepArchive(ctx.stores.archive, { retentionDays: cfg.retentionDays });
-        metrics.expired.inc(deleted);
-        if (deleted > 0) ctx.log.info({ deleted, retentionDays: cfg.retentionDays }, 'expired archived messages');
+    // Always scheduled: users may have their own retention even when the server keeps everything.
+    const sweep = async (now?: number): Promise<number> => {
+      const deleted = await sweepPersonalArchives(ctx.stores.archive, ctx.stores.mamPrefs, {
+        serverDays: cfg.retentionDays,
+        ...(now === undefined ? {} : { now }),
       });
-    }
+      metrics.expired.inc(deleted);
+      if (deleted > 0) ctx.log.info({ deleted, retentionDays: cfg.retentionDays }, 'expired archived messages');
+      return deleted;
+    };
+    ctx.every(cfg.sweepIntervalSec * 1000, () => sweep().then(() => undefined));
+    ctx.rpc('mam.sweep-archives', (params) => sweep((params as { now?: number } | null)?.now));
   },
 });

@@ -1,7 +1,7 @@
 // XEP-0313 §3.2 retention: delete archive entries older than `retentionDays`, oldest first (the only deletion the
 // XEP allows without leaving holes), in small batches so a sweep never stalls the shard.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { ArchiveStore } from '../../router/module.ts';
+import type { ArchiveStore, MamPrefsStore } from '../../router/module.ts';
 
 export interface SweepOptions {
   /** 0 (or less) keeps everything. */
@@ -13,6 +13,8 @@ export interface SweepOptions {
   maxBatches?: number;
   /** Only this owner's archive (a room with its own retention); every owner of the store's files otherwise. */
   owner?: string;
+  /** Without `owner`: owners left alone (they have their own retention). */
+  except?: ReadonlySet<string>;
 }
 
 export const DAY_MS = 86_400_000;
@@ -25,10 +27,29 @@ export async function sweepArchive(store: ArchiveStore, o: SweepOptions): Promis
   const maxBatches = o.maxBatches ?? 250;
   let total = 0;
   for (let i = 0; i < maxBatches; i++) {
-    const n = o.owner === undefined ? await store.expire(cutoff, batch) : await store.expire(cutoff, batch, o.owner);
+    const n = o.owner === undefined ? await store.expire(cutoff, batch, undefined, o.except) : await store.expire(cutoff, batch, o.owner);
     total += n;
     if (n < batch) break;
     await nextTurn(); // let sockets and other writes through between batches
   }
+  return total;
+}
+
+/**
+ * The sweep of personal archives: users with their own retention (`waddle user retention`) by theirs, everyone
+ * else by the server's `[archive] retention_days` (0 = forever).
+ */
+export async function sweepPersonalArchives(
+  store: ArchiveStore,
+  prefs: MamPrefsStore,
+  o: { serverDays: number; now?: number },
+): Promise<number> {
+  const overrides = await prefs.retentionOverrides();
+  let total = 0;
+  for (const { jid, days } of overrides) {
+    total += await sweepArchive(store, { retentionDays: days, owner: jid, ...(o.now === undefined ? {} : { now: o.now }) });
+  }
+  const except = new Set(overrides.map((x) => x.jid));
+  total += await sweepArchive(store, { retentionDays: o.serverDays, except, ...(o.now === undefined ? {} : { now: o.now }) });
   return total;
 }

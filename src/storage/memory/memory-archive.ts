@@ -86,11 +86,11 @@ export class MemoryArchiveStore implements ArchiveStore {
     return first === undefined || last === undefined ? {} : { first: { id: first.id, ts: first.ts }, last: { id: last.id, ts: last.ts } };
   }
 
-  async expire(before: number, limit: number, owner?: string): Promise<number> {
+  async expire(before: number, limit: number, owner?: string, except?: ReadonlySet<string>): Promise<number> {
     this.#check();
     const old: { owner: string; row: Row }[] = [];
     for (const [o, rows] of this.#rows) {
-      if (owner !== undefined && o !== owner) continue;
+      if ((owner !== undefined && o !== owner) || (owner === undefined && except?.has(o))) continue;
       for (const row of rows) if (row.ts < before) old.push({ owner: o, row });
     }
     old.sort((a, b) => a.row.ts - b.row.ts || a.row.seq - b.row.seq);
@@ -111,6 +111,7 @@ export class MemoryArchiveStore implements ArchiveStore {
 
 export class MemoryMamPrefsStore implements MamPrefsStore {
   readonly #prefs = new Map<string, MamPrefs>();
+  readonly #retention = new Map<string, number>();
   readonly #check: () => void;
 
   constructor(check: () => void = () => {}) {
@@ -128,9 +129,27 @@ export class MemoryMamPrefsStore implements MamPrefsStore {
     this.#prefs.set(jid, { default: prefs.default, always: [...prefs.always], never: [...prefs.never] });
   }
 
+  async retention(jid: string): Promise<number | undefined> {
+    this.#check();
+    return this.#retention.get(jid);
+  }
+
+  async setRetention(jid: string, days: number | null): Promise<void> {
+    this.#check();
+    if (days !== null && !(Number.isInteger(days) && days >= 0)) throw new RangeError(`retention must be whole days >= 0, got ${days}`);
+    if (days === null) this.#retention.delete(jid);
+    else this.#retention.set(jid, days);
+  }
+
+  async retentionOverrides(): Promise<{ jid: string; days: number }[]> {
+    this.#check();
+    return [...this.#retention].sort(([a], [b]) => (a < b ? -1 : 1)).map(([jid, days]) => ({ jid, days }));
+  }
+
   /** Account deletion (the libSQL repo does this in the account's purge transaction). */
   async remove(jid: string): Promise<void> {
     this.#prefs.delete(jid);
+    this.#retention.delete(jid);
   }
 }
 

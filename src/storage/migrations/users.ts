@@ -129,4 +129,12 @@ export const USER_MIGRATIONS: readonly string[] = [
     never_jids TEXT NOT NULL DEFAULT '[]'
   ) WITHOUT ROWID;
   `,
+  // 4: per-user archive retention, overriding [archive] retention_days (`waddle user retention`).
+  `
+  -- days = 0 keeps the user's archive forever; no row = the server's setting.
+  CREATE TABLE archive_retention (
+    jid TEXT PRIMARY KEY,
+    days INTEGER NOT NULL CHECK (days >= 0)
+  ) WITHOUT ROWID;
+  `,
 ];

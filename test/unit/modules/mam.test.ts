@@ -397,3 +397,23 @@ t.test('with real libSQL stores', async (t) => {
   t.same(stanzaIds(m, ALICE), a.ids);
   t.same((await query(x, x.juliet)).bodies, ['durable']);
 });
+
+t.test('personal retention: the server default, and users with their own', async (t) => {
+  const { sweepPersonalArchives } = await import('../../../src/modules/mam/retention.ts');
+  const { createMemoryUserStores } = await import('../../../src/storage/memory/index.ts');
+  const stores = createMemoryUserStores();
+  const day = 86_400_000;
+  const now = 100 * day;
+  for (const owner of ['keep@localhost', 'short@localhost', 'plain@localhost']) {
+    for (const age of [40, 10, 1])
+      await stores.archive.append(owner, { id: `${owner}-${age}`, ts: now - age * day, with: 'x@localhost', xml: '<message/>' });
+  }
+  await stores.mamPrefs.setRetention('keep@localhost', 0);
+  await stores.mamPrefs.setRetention('short@localhost', 5);
+  t.equal(await sweepPersonalArchives(stores.archive, stores.mamPrefs, { serverDays: 30, now }), 3);
+  const ids = async (o: string) => (await stores.archive.query(o, { max: 10 })).items.map((i) => i.id);
+  t.same(await ids('keep@localhost'), ['keep@localhost-40', 'keep@localhost-10', 'keep@localhost-1'], 'forever');
+  t.same(await ids('short@localhost'), ['short@localhost-1'], 'the user keeps 5 days');
+  t.same(await ids('plain@localhost'), ['plain@localhost-10', 'plain@localhost-1'], 'the server keeps 30 days');
+  t.equal(await sweepPersonalArchives(stores.archive, stores.mamPrefs, { serverDays: 0, now }), 0, 'server forever: only overrides sweep');
+});

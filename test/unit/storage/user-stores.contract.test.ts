@@ -367,6 +367,26 @@ for (const [impl, open] of implementations) {
       t.equal((await archive.query('romeo@example.net', { max: 10 })).count, 1, 'other owners untouched');
     });
 
+    t.test('per-user archive retention and expiry sparing the users who have their own', async (t) => {
+      const { mamPrefs, archive } = fresh(t);
+      t.equal(await mamPrefs.retention('juliet@example.org'), undefined, 'none: the server default applies');
+      await mamPrefs.setRetention('juliet@example.org', 7);
+      await mamPrefs.setRetention('romeo@example.net', 0);
+      t.equal(await mamPrefs.retention('juliet@example.org'), 7);
+      t.same(await mamPrefs.retentionOverrides(), [
+        { jid: 'juliet@example.org', days: 7 },
+        { jid: 'romeo@example.net', days: 0 },
+      ]);
+      await mamPrefs.setRetention('juliet@example.org', null);
+      t.equal(await mamPrefs.retention('juliet@example.org'), undefined, 'back to the default');
+      await t.rejects(mamPrefs.setRetention('juliet@example.org', -1), RangeError);
+      for (const owner of ['juliet@example.org', 'romeo@example.net'])
+        await archive.append(owner, { id: `${owner}-old`, ts: 1, with: 'x@example.org', xml: '<message/>' });
+      t.equal(await archive.expire(100, 10, undefined, new Set(['romeo@example.net'])), 1, 'romeo is spared');
+      t.equal((await archive.query('romeo@example.net', { max: 10 })).count, 1);
+      t.equal((await archive.query('juliet@example.org', { max: 10 })).count, 0);
+    });
+
     t.test('mam prefs: unset, set, overwrite, copies', async (t) => {
       const { mamPrefs } = fresh(t);
       t.equal(await mamPrefs.get('juliet@example.org'), undefined);

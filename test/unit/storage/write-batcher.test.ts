@@ -3,11 +3,12 @@ import { pathToFileURL } from 'node:url';
 import { type Client, createClient, type InStatement, type ResultSet } from '@libsql/client';
 import t from 'tap';
 import { type BatchInfo, DEFAULT_MAX_BATCH_STATEMENTS, WriteBatcher } from '../../../src/storage/write-batcher.ts';
+import { WriteConnection } from '../../../src/storage/write-connection.ts';
 
 type T = Parameters<Parameters<typeof t.test>[0]>[0];
 
-async function table(tt: T): Promise<Client> {
-  const client = createClient({ url: pathToFileURL(join(tt.testdir(), 'w.db')).href, concurrency: 1 });
+async function table(tt: T, file = join(tt.testdir(), 'w.db')): Promise<Client> {
+  const client = createClient({ url: pathToFileURL(file).href, concurrency: 1 });
   tt.teardown(() => client.close());
   await client.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)');
   return client;
@@ -141,4 +142,91 @@ t.test('flush commits without waiting for the next turn; close drains then refus
   t.equal((await q).rowsAffected, 1, 'queued before close: committed');
   await t.rejects(w.enqueue(insert('c')), { message: /^ERR_STORE_CLOSED/ });
   t.throws(() => new WriteBatcher(client, { maxStatements: 0 }), RangeError);
+});
+
+// The same contract over WriteConnection (write-connection.ts), the connection UserDb gives its batcher: a second
+// connection to the file, with statements kept prepared.
+
+async function connTable(tt: T): Promise<{ client: Client; conn: WriteConnection }> {
+  const file = join(tt.testdir(), 'w.db');
+  const client = await table(tt, file);
+  await client.execute('PRAGMA journal_mode = WAL');
+  await client.execute('CREATE TABLE p (id INTEGER PRIMARY KEY)');
+  await client.execute('CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER NOT NULL REFERENCES p (id), b, d)');
+  const conn = new WriteConnection(file, { busyTimeoutMs: 5000 });
+  tt.teardown(() => conn.close());
+  return { client, conn };
+}
+
+t.test('WriteConnection: one turn, one transaction, ResultSets in order, statements prepared once', async (t) => {
+  const { client, conn } = await connTable(t);
+  const batches: BatchInfo[] = [];
+  const w = new WriteBatcher(conn, { maxStatements: 100, onBatch: (b) => batches.push(b) });
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) => w.enqueue(insert(`v${i}`))));
+  t.equal(batches.length, 1);
+  t.same(
+    results.map((rs) => [rs.rowsAffected, Number(rs.lastInsertRowid)]),
+    Array.from({ length: 100 }, (_, i) => [1, i + 1]),
+  );
+  t.same(
+    await values(client),
+    Array.from({ length: 100 }, (_, i) => `v${i}`),
+    'the reading connection sees the commit',
+  );
+  await w.enqueue(insert('single')); // one statement: autocommit
+  await Promise.all([w.enqueue(insert('x')), w.enqueue(insert('y'))]);
+  t.equal(conn.preparedStatements, 1, 'one INSERT text, prepared once, reused by every batch');
+  t.equal((await values(client)).length, 103);
+});
+
+t.test('WriteConnection: a failing statement is named, its unit rejected, neighbours committed', async (t) => {
+  const { client, conn } = await connTable(t);
+  const w = new WriteBatcher(conn);
+  const outcomes = await Promise.allSettled([
+    w.enqueue(insert('a')),
+    w.enqueue(insert('a')), // UNIQUE violation
+    w.enqueueUnit([insert('d'), insert('a')]), // fails as a whole
+    w.enqueue(insert('e')),
+  ]);
+  t.same(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+  );
+  const bad = outcomes[1];
+  t.match(bad?.status === 'rejected' ? bad.reason : undefined, {
+    name: 'LibsqlBatchError',
+    code: 'SQLITE_CONSTRAINT',
+    extendedCode: 'SQLITE_CONSTRAINT_UNIQUE', // what waddle-repo's notDuplicate looks for
+  });
+  t.same(await values(client), ['a', 'e']);
+  t.match(w.stats, { failedUnits: 2, retries: 2 });
+  // Alone (autocommit path): rejected with the same error shape, the connection still usable.
+  await t.rejects(conn.batch([insert('a')]), { name: 'LibsqlBatchError', statementIndex: 0, code: 'SQLITE_CONSTRAINT' });
+  await t.rejects(conn.batch([insert('f'), insert('a')]), { name: 'LibsqlBatchError', statementIndex: 1 });
+  t.same(await values(client), ['a', 'e'], 'the failed transaction rolled back');
+  t.equal((await conn.batch([insert('g')]))[0]?.rowsAffected, 1);
+});
+
+t.test('WriteConnection: per-connection PRAGMAs, argument conversion, RETURNING rows, closed', async (t) => {
+  const { client, conn } = await connTable(t);
+  const [sync, fk] = await conn.batch(['PRAGMA synchronous', 'PRAGMA foreign_keys']);
+  t.equal(sync?.rows[0]?.[0], 1, 'synchronous = NORMAL on the writing connection');
+  t.equal(fk?.rows[0]?.[0], 1, 'foreign_keys = ON on the writing connection');
+  await t.rejects(conn.batch([{ sql: 'INSERT INTO c (p) VALUES (?)', args: [42] }]), { code: 'SQLITE_CONSTRAINT' }, 'FK enforced');
+  await conn.batch([{ sql: 'INSERT INTO p (id) VALUES (?)', args: [1] }]);
+  // The engine aborts the process on a boolean; the connection converts it (and Dates) as the client does.
+  const [row] = await conn.batch([
+    { sql: 'INSERT INTO c (p, b, d) VALUES (:p, :b, :d) RETURNING id, b, d', args: { ':p': 1, ':b': true, ':d': new Date(5) } },
+  ]);
+  t.same(row?.columns, ['id', 'b', 'd']);
+  t.match(row?.rows[0], { id: 1, b: 1, d: 5 });
+  t.equal(row?.rows[0]?.[1], 1, 'rows readable by index too');
+  const rs = await client.execute('SELECT b, d FROM c');
+  t.match(rs.rows[0], { b: 1, d: 5 });
+  await t.rejects(conn.batch([{ sql: 'INSERT INTO c (p, b) VALUES (?, ?)', args: [1, undefined as never] }]), {
+    name: 'LibsqlBatchError',
+    message: /undefined/,
+  });
+  conn.close();
+  await t.rejects(conn.batch([insert('z')]), { code: 'CLIENT_CLOSED' });
 });
