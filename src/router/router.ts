@@ -6,7 +6,7 @@ import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { ShardId } from '../transport/channel.ts';
 import { StanzaError, errorReply } from '../xmpp/errors.ts';
-import { bareOf, type Jid, tryParseJid } from '../xmpp/jid.ts';
+import { bareOf, type Jid, jid, tryParseJid } from '../xmpp/jid.ts';
 import { type Element, serialize, shallowCopy, xml } from '../xmpp/xml.ts';
 import type { IqScope, ServiceDefinition } from './module.ts';
 import type { Registry } from './registry.ts';
@@ -33,21 +33,21 @@ type StanzaKind = 'message' | 'presence' | 'iq';
 export class Router {
   private readonly d: RouterDeps;
 
-  // prom-client hashes a label object on every inc(); the bound child per kind avoids that per stanza.
-  private readonly countersIn = new Map<string, { inc(): void }>();
-  private readonly countersOut = new Map<string, { inc(): void }>();
+  // Bound once per stanza kind: a plain increment per stanza (see Tally in telemetry/metrics.ts).
+  private readonly countedIn = new Map<string, { n: number }>();
+  private readonly countedOut = new Map<string, { n: number }>();
 
   constructor(deps: RouterDeps) {
     this.d = deps;
   }
 
-  private count(cache: Map<string, { inc(): void }>, counter: ShardMetrics['stanzasIn'], kind: string): void {
-    let child = cache.get(kind);
-    if (!child) {
-      child = counter.labels({ kind });
-      cache.set(kind, child);
+  private count(cells: Map<string, { n: number }>, tally: ShardMetrics['stanzasInTally'], kind: string): void {
+    let cell = cells.get(kind);
+    if (!cell) {
+      cell = tally.cell(kind);
+      cells.set(kind, cell);
     }
-    child.inc();
+    cell.n++;
   }
 
   /**
@@ -88,7 +88,7 @@ export class Router {
     const toText = stanza.attrs.to as string | undefined;
     const to = toText === undefined ? undefined : tryParseJid(toText);
     if (toText !== undefined && !to) return this.bounce(stanza, new StanzaError('modify', 'jid-malformed'), session);
-    this.count(this.countersIn, this.d.metrics.stanzasIn, kind);
+    this.count(this.countedIn, this.d.metrics.stanzasInTally, kind);
     const outcome = this.d.registry.hooks.fire('stanza:outbound', { session, stanza, to });
     if (outcome instanceof Promise) {
       return outcome.then(
@@ -286,7 +286,7 @@ export class Router {
     if (this.d.registry.hooks.has('session:write') && this.d.registry.hooks.fire('session:write', { session, stanza }) === 'handled')
       return;
     if (session.detached) return;
-    this.count(this.countersOut, this.d.metrics.stanzasOut, stanza.name);
+    this.count(this.countedOut, this.d.metrics.stanzasOutTally, stanza.name);
     this.d.writeToConnection(session.edge, session.connId, serialize(stanza));
   }
 
@@ -321,6 +321,6 @@ function parseFrom(stanza: Element): Jid | undefined {
   return tryParseJid(stanza.attrs.from as string | undefined);
 }
 
-function bareJid(jid: Jid): Jid {
-  return { local: jid.local, domain: jid.domain, resource: '' };
+function bareJid(j: Jid): Jid {
+  return j.resource ? jid(j.local, j.domain) : j;
 }

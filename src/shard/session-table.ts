@@ -29,12 +29,22 @@ export interface SessionRecord {
   closed: boolean;
 }
 
+const NO_SESSIONS: readonly SessionRecord[] = Object.freeze([]);
+
 export class SessionTable {
   private readonly users = new Map<string, Map<string, SessionRecord>>();
-  private readonly conns = new Map<string, SessionRecord>();
+  /**
+   * Each user's sessions as an array, replaced (never changed) when one comes or goes: `ofUser` runs for
+   * every delivered stanza and returns it without copying, and a caller iterating it while a session
+   * closes keeps a consistent snapshot.
+   */
+  private readonly lists = new Map<string, readonly SessionRecord[]>();
+  /** Sessions by edge shard, then connection id (numbers: no key string to build and hash per stanza). */
+  private readonly conns: Map<number, SessionRecord>[] = [];
+  private count = 0;
 
   get size(): number {
-    return this.conns.size;
+    return this.count;
   }
 
   add(session: SessionRecord): void {
@@ -44,30 +54,34 @@ export class SessionTable {
       this.users.set(session.bare, resources);
     }
     resources.set(session.jid.resource, session);
-    this.conns.set(connKey(session.edge, session.connId), session);
+    this.lists.set(session.bare, [...resources.values()]);
+    this.setConn(session.edge, session.connId, session);
   }
 
   remove(session: SessionRecord): void {
     const resources = this.users.get(session.bare);
     if (resources?.get(session.jid.resource) === session) {
       resources.delete(session.jid.resource);
-      if (resources.size === 0) this.users.delete(session.bare);
+      if (resources.size === 0) {
+        this.users.delete(session.bare);
+        this.lists.delete(session.bare);
+      } else this.lists.set(session.bare, [...resources.values()]);
     }
-    this.conns.delete(connKey(session.edge, session.connId));
+    this.deleteConn(session.edge, session.connId, session);
   }
 
   /** Moves a session to a new connection (XEP-0198 resumption). */
   reattach(session: SessionRecord, edge: ShardId, connId: number): void {
-    this.conns.delete(connKey(session.edge, session.connId));
+    this.deleteConn(session.edge, session.connId, session);
     session.edge = edge;
     session.connId = connId;
     session.detached = false;
-    this.conns.set(connKey(edge, connId), session);
+    this.setConn(edge, connId, session);
   }
 
-  ofUser(bare: string): SessionRecord[] {
-    const resources = this.users.get(bare);
-    return resources ? [...resources.values()] : [];
+  /** The user's sessions (a snapshot: do not keep it across turns, ask again). */
+  ofUser(bare: string): readonly SessionRecord[] {
+    return this.lists.get(bare) ?? NO_SESSIONS;
   }
 
   get(bare: string, resource: string): SessionRecord | undefined {
@@ -75,14 +89,28 @@ export class SessionTable {
   }
 
   byConnection(edge: ShardId, connId: number): SessionRecord | undefined {
-    return this.conns.get(connKey(edge, connId));
+    return this.conns[edge]?.get(connId);
   }
 
-  all(): IterableIterator<SessionRecord> {
-    return this.conns.values();
+  *all(): IterableIterator<SessionRecord> {
+    for (const byId of this.conns) if (byId) yield* byId.values();
   }
-}
 
-function connKey(edge: ShardId, connId: number): string {
-  return `${edge}:${connId}`;
+  private setConn(edge: ShardId, connId: number, session: SessionRecord): void {
+    let byId = this.conns[edge];
+    if (!byId) {
+      byId = new Map();
+      this.conns[edge] = byId;
+    }
+    if (!byId.has(connId)) this.count++;
+    byId.set(connId, session);
+  }
+
+  private deleteConn(edge: ShardId, connId: number, session: SessionRecord): void {
+    const byId = this.conns[edge];
+    if (byId?.get(connId) === session) {
+      byId.delete(connId);
+      this.count--;
+    }
+  }
 }

@@ -71,6 +71,12 @@ export default defineModule({
     const enabledSessions = (bare: string, skip: (s: SessionRecord) => boolean): SessionRecord[] =>
       ctx.sessions.ofUser(bare).filter((s) => enabled.has(s) && !s.closed && !skip(s));
 
+    /** Whether any session of the user has Carbons on: checked first, since for most messages none has. */
+    const anyEnabled = (bare: string): boolean => {
+      for (const s of ctx.sessions.ofUser(bare)) if (enabled.has(s) && !s.closed) return true;
+      return false;
+    };
+
     const sendCopies = (direction: CarbonDirection, owner: string, original: Element, targets: readonly SessionRecord[]) => {
       const forwarded = forwardedCopy(original);
       const type = original.attrs.type as string | undefined;
@@ -88,6 +94,7 @@ export default defineModule({
         // A message to the user's own account (or without 'to', which RFC 6120 §10.3.1 addresses to
         // the sender's bare JID) is copied once it is delivered, below, so that no resource gets it twice.
         if (!to || (to.local === session.jid.local && to.domain === session.jid.domain)) return undefined;
+        if (!anyEnabled(session.bare)) return undefined;
         // Targets first: most users have no other enabled session, which is cheaper to learn than §6.
         const targets = enabledSessions(session.bare, (s) => s === session);
         if (targets.length > 0 && carbonDecision(stanza, 'sent', to.resource !== '') === 'copy')
@@ -114,6 +121,7 @@ export default defineModule({
     ctx.hooks.on('message:delivered', ({ stanza, to, delivered }) => {
       if (privateMessages.has(stanza)) return undefined; // §9: MUST NOT copy to the recipient's resources
       const owner = bareOf(to);
+      if (!anyEnabled(owner)) return undefined;
       const from = tryParseJid(stanza.attrs.from as string | undefined);
       // A message between two resources of one user is both sent and received by that user. Each
       // resource gets one copy (the XEP 0.5 change: "each resource only receives one copy"): the

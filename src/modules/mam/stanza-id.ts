@@ -26,11 +26,18 @@ function isBy(el: Element, by: string): boolean {
  * in place; returns how many there were.
  */
 export function stripStanzaIds(stanza: Element, by: string): number {
+  // Runs on every message, several times; nearly none carries a stanza-id, so look before filtering.
+  if (!hasStanzaIdChild(stanza)) return 0;
   const before = stanza.children.length;
   stanza.children = stanza.children.filter(
     (c) => typeof c === 'string' || c.name !== 'stanza-id' || c.attrs.xmlns !== SID_NS || !isBy(c, by),
   );
   return before - stanza.children.length;
+}
+
+function hasStanzaIdChild(stanza: Element): boolean {
+  for (const c of stanza.children) if (typeof c !== 'string' && c.name === 'stanza-id') return true;
+  return false;
 }
 
 /** Adds `<stanza-id xmlns='urn:xmpp:sid:0' by=… id=…/>` after removing any other claiming the same 'by' (§5). */

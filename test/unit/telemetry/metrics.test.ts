@@ -96,3 +96,21 @@ t.test('the primary merges shard JSON (sent over postMessage) with its own metri
   t.equal(text.match(/^# TYPE xmpp_stanzas_in_total /gm)?.length, 1, 'one family per metric name');
   t.equal(samples(await aggregateMetrics(primary.registry, [])).length, samples(await primary.registry.metrics()).length);
 });
+
+t.test('per-stanza tallies reach the counters at each scrape, once', async (t) => {
+  const m = createShardMetrics(2);
+  t.teardown(() => m.close());
+  const messages = m.stanzasInTally.cell('message');
+  messages.n += 5;
+  m.stanzasOutTally.cell('iq').n++;
+  m.stanzasIn.inc({ kind: 'message' }, 2); // direct increments still add up with the tally
+  const first = samples(await m.registry.metrics());
+  t.ok(first.includes('xmpp_stanzas_in_total{kind="message",shard="2"} 7'), first.join('\n'));
+  t.ok(first.includes('xmpp_stanzas_out_total{kind="iq",shard="2"} 1'));
+  t.equal(messages.n, 0, 'the scrape took the pending count');
+  t.equal(m.stanzasInTally.cell('message'), messages, 'one cell per label value');
+  messages.n++;
+  const second = samples(await m.registry.metrics());
+  t.ok(second.includes('xmpp_stanzas_in_total{kind="message",shard="2"} 8'), 'counted once, then the new one');
+  t.ok(second.includes('xmpp_stanzas_out_total{kind="iq",shard="2"} 1'));
+});
