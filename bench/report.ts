@@ -22,6 +22,7 @@ export interface RunConfig {
   occupants?: number;
   senders?: number;
   archive?: boolean;
+  tlsGroups?: string;
   /** muc: how new rooms were unlocked ('no-logging': waddle rooms not archived; see MucParams). */
   roomConfig?: string;
   warmupSec: number;
@@ -93,7 +94,8 @@ export function configLabel(r: RunRecord): string {
       : r.scenario === 'muc'
         ? `${c.rooms}×${c.occupants} occupants, ${c.senders} senders/room, ${pace}${c.archive ? ', archive' : ''}`
         : `K=${c.concurrency}`;
-  return `${r.target} ${r.scenario} ${c.transport} ${c.mechanism}, ${c.workers}w, ${load}`;
+  const groups = c.tlsGroups === undefined ? '' : `, groups ${c.tlsGroups}`;
+  return `${r.target} ${r.scenario} ${c.transport} ${c.mechanism}${groups}, ${c.workers}w, ${load}`;
 }
 
 /** The median of every numeric result over runs of one configuration (the busiest thread: by median share). */

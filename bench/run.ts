@@ -37,6 +37,7 @@ const USAGE = `usage: npm run bench -- <direct|login|muc|idle|presence> [options
   --pin-server CPUS --pin-gen CPUS   taskset CPU lists (default 0 and 1 when taskset exists and there are >= 2 CPUs)
   --no-pin                 no pinning
   --cpu-prof DIR           run the server with --cpu-prof (profiles in DIR/run-N)
+  --tls-groups G           waddle: [tls] groups, e.g. X25519:P-256 (default: OpenSSL's, X25519MLKEM768 first)
   --out FILE               also append the JSON lines to FILE
   --json                   print only the JSON lines (no Markdown)
   --quiet-wait S           before each run, wait up to S s for the machine to be idle (default 60; 0 = don't)
@@ -71,6 +72,7 @@ function opts(argv: string[]) {
       occupants: { type: 'string', default: '50' },
       senders: { type: 'string', default: '5' },
       archive: { type: 'boolean', default: false },
+      'tls-groups': { type: 'string' },
       warmup: { type: 'string', default: '3' },
       duration: { type: 'string', default: '15' },
       grace: { type: 'string', default: '2' },
@@ -180,6 +182,7 @@ async function main(argv: string[]): Promise<number> {
   if (scenario === 'muc') validateMuc(muc);
   // Room archives are a waddle switch; the peers' configs keep theirs off (no muc_mam, no mod_mam).
   if (v.archive && target.name !== 'waddle') throw new Error('--archive applies to --target waddle only');
+  if (v['tls-groups'] !== undefined && target.name !== 'waddle') throw new Error('--tls-groups applies to --target waddle only');
   // waddle's rooms archive by default (room config `logging`), even with [archive] enabled = false: unless
   // --archive, their creators turn logging off, as the peers' rooms (no muc_mam / mod_mam) archive nothing.
   const roomConfig = target.name === 'waddle' && !v.archive ? 'no-logging' : 'instant';
@@ -213,6 +216,7 @@ async function main(argv: string[]): Promise<number> {
     ...(scenario === 'direct' ? direct : scenario === 'muc' ? { ...muc, roomConfig } : { concurrency: login.concurrency }),
     // Recorded for muc always, elsewhere only when on (older records of other scenarios have no such field).
     ...(scenario === 'muc' || v.archive ? { archive: v.archive } : {}),
+    ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
     warmupSec: times.warmupMs / 1000,
     durationSec: times.durationMs / 1000,
     genThreads,
@@ -259,6 +263,7 @@ async function main(argv: string[]): Promise<number> {
         logLevel: v['log-level'],
         runId: String(run),
         archive: v.archive,
+        ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
       });
       log(`run ${run}/${runs}: server pid ${server.pid} up (c2s ${server.c2sPort}, tls ${server.tlsPort})`);
       let outcome: Awaited<ReturnType<typeof runGenerators>>;

@@ -34,6 +34,8 @@ export interface TargetOptions {
    * routing, not archive writes (`--archive` turns it on); the peers' configs have no MAM either.
    */
   archive?: boolean;
+  /** waddle: `[tls] groups` (e.g. "X25519:P-256"); unset → OpenSSL's default list (X25519MLKEM768 first). */
+  tlsGroups?: string;
 }
 
 export interface RunningTarget {
@@ -113,6 +115,7 @@ function configToml(o: TargetOptions, ports: { c2s: number; tls: number; http: n
     '[archive]',
     `enabled = ${o.archive === true}`,
     '',
+    ...(o.tlsGroups === undefined ? [] : ['[tls]', `groups = ${JSON.stringify(o.tlsGroups)}`, '']),
   ].join('\n');
 }
 

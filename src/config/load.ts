@@ -16,6 +16,7 @@ import {
   checkList,
   checkLogLevel,
   checkNonEmpty,
+  checkTlsGroups,
   checkOneOf,
   checkPort,
   DEFAULTS,
@@ -142,6 +143,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     tls: {
       key: nullablePath(r.get<string | null>('tls.key', checkNonEmpty, null), path),
       cert: nullablePath(r.get<string | null>('tls.cert', checkNonEmpty, null), path),
+      groups: r.get<string | null>('tls.groups', checkTlsGroups, null, [['WADDLE_TLS_GROUPS', envString]]),
     },
     registration: r.get('registration', checkBool, DEFAULTS.registration, [['WADDLE_REGISTRATION', envBool]]),
     admins: r.get('admins', checkList(checkBareJid), [], [['WADDLE_ADMINS', envList]]),

@@ -6,6 +6,7 @@
 // dozen scalar fields, no schema library is a dependency of the project, and the checks
 // below must produce messages that name the key and the problem, which is all this file does.
 
+import { createSecureContext } from 'node:tls';
 import { networkInterfaces } from 'node:os';
 import { domainToASCII } from 'node:url';
 
@@ -32,8 +33,11 @@ export interface Config {
     idleTimeoutSec: number;
   };
   http: { host: string; port: number };
-  /** PEM file paths; both null → a self-signed certificate in <dataDir>/tls. */
-  tls: { key: string | null; cert: string | null };
+  /**
+   * PEM file paths; both null → a self-signed certificate in <dataDir>/tls. `groups`: the TLS key-exchange
+   * groups in order of preference (OpenSSL syntax, e.g. "X25519:P-256"); null → OpenSSL's default list.
+   */
+  tls: { key: string | null; cert: string | null; groups: string | null };
   /** XEP-0077 in-band registration. */
   registration: boolean;
   /** Bare JIDs (lowercased) with administrative rights. */
@@ -125,6 +129,17 @@ export function checkInt(min: number, max: number): (v: unknown) => number {
 }
 
 export const checkPort = checkInt(0, 65_535);
+
+/** An OpenSSL group list ("X25519:P-256"): checked by building a TLS context with it, as the shards will. */
+export function checkTlsGroups(v: unknown): string {
+  const s = checkNonEmpty(v);
+  try {
+    createSecureContext({ ecdhCurve: s });
+  } catch {
+    throw new InvalidValue(`not a list of TLS groups OpenSSL knows: ${show(s)} (e.g. "X25519:P-256")`);
+  }
+  return s;
+}
 
 export function checkOneOf<T extends string>(values: readonly T[]): (v: unknown) => T {
   return (v) => {

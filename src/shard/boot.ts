@@ -1,6 +1,7 @@
 // Builds a ShardRuntime inside a worker thread from its ShardInit, and answers control messages.
 import tls from 'node:tls';
 import { modules } from '../modules/index.ts';
+import { tlsGroups } from '../tls/groups.ts';
 import { openGroupStores } from '../storage/group-stores.ts';
 import { openUserStores } from '../storage/user-stores.ts';
 import { createLogger } from '../telemetry/log.ts';
@@ -34,7 +35,7 @@ export async function createShard(init: ShardInit): Promise<BootedShard> {
     mesh,
     stores: openUserStores({ dataDir: config.dataDir, placement, shard: shardId }),
     groupStores: openGroupStores({ dataDir: config.dataDir, domain: config.domain, placement, shard: shardId }),
-    secureContext: tls.createSecureContext({ key: init.tls.key, cert: init.tls.cert }),
+    secureContext: tls.createSecureContext({ key: init.tls.key, cert: init.tls.cert, ...tlsGroups(config) }),
     tlsCredentials: init.tls,
     secret: init.secret,
     log,

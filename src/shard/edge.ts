@@ -5,6 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { C2sConnection } from '../stream/c2s-connection.ts';
 import type { ConnectionHandle, EdgeServices } from '../stream/edge-services.ts';
+import { tlsGroups } from '../tls/groups.ts';
 
 export class EdgeListeners {
   private readonly servers: net.Server[] = [];
@@ -17,8 +18,9 @@ export class EdgeListeners {
     const { c2s } = services.config;
     const plain = net.createServer({ noDelay: true }, (socket) => this.accept(new C2sConnection(socket, 'tcp', services)));
     // XEP-0368: direct TLS with ALPN 'xmpp-client'.
-    const direct = tls.createServer({ ...services.tlsCredentials, ALPNProtocols: ['xmpp-client'] }, (socket) =>
-      this.accept(new C2sConnection(socket, 'tls', services)),
+    const direct = tls.createServer(
+      { ...services.tlsCredentials, ...tlsGroups(services.config), ALPNProtocols: ['xmpp-client'] },
+      (socket) => this.accept(new C2sConnection(socket, 'tls', services)),
     );
     direct.on('tlsClientError', (err) => services.log.debug({ err }, 'TLS handshake failed'));
     for (const [server, port] of [

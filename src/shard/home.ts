@@ -125,18 +125,21 @@ export class HomeSessions {
   fromConnection(edge: ShardId, connId: number, element: Element): void {
     const session = this.sessions.byConnection(edge, connId);
     if (!session || session.closed) return; // the session ended while this was in flight
-    session.queue.push(() => {
-      if (session.closed) return;
-      this.hooks.fire('session:received', { session, element });
-      if (STANZAS.has(element.name)) return this.router.fromSession(session, element);
-      const handled = this.hooks.fire('session:nonza', { session, element });
-      const unsupported = (r: unknown) => {
-        if (r !== 'handled') this.router.closeSession(session, new StreamError('unsupported-stanza-type').condition);
-      };
-      if (handled instanceof Promise) return handled.then(unsupported);
-      unsupported(handled);
-    });
+    session.queue.call(this.handleReceived, session, element);
   }
+
+  /** One element of a session, its turn come (an arrow: passed to the queue without binding). */
+  private readonly handleReceived = (session: SessionRecord, element: Element): void | Promise<void> => {
+    if (session.closed) return;
+    this.hooks.fire('session:received', { session, element });
+    if (STANZAS.has(element.name)) return this.router.fromSession(session, element);
+    const handled = this.hooks.fire('session:nonza', { session, element });
+    const unsupported = (r: unknown) => {
+      if (r !== 'handled') this.router.closeSession(session, new StreamError('unsupported-stanza-type').condition);
+    };
+    if (handled instanceof Promise) return handled.then(unsupported);
+    unsupported(handled);
+  };
 
   /**
    * A connection went away. A module may keep the session for resumption (XEP-0198) by answering

@@ -15,7 +15,7 @@ import { StanzaError } from '../xmpp/errors.ts';
 import type { ConnectionHandle, EdgeServices } from '../stream/edge-services.ts';
 import { parseJid } from '../xmpp/jid.ts';
 import { parseElement } from '../xmpp/stream-parser.ts';
-import type { Element } from '../xmpp/xml.ts';
+import { type Element, serialize } from '../xmpp/xml.ts';
 import { EdgeListeners } from './edge.ts';
 import { type BindRequest, HomeSessions } from './home.ts';
 import { setupModules } from './module-context.ts';
@@ -66,12 +66,12 @@ export class ShardRuntime {
       log: o.log,
       metrics: o.metrics,
       forward: (owner, stanza) => {
-        if (!this.send(owner, encodeEnvelope(FrameKind.Route, this.id, 0, nowMicros32(), stanza.toString()))) {
+        if (!this.send(owner, encodeEnvelope(FrameKind.Route, this.id, 0, nowMicros32(), serialize(stanza)))) {
           this.router.bounce(stanza, new StanzaError('modify', 'policy-violation', 'stanza too large to route'));
         }
       },
       forwardFanout: (owner, stanza, recipients) => {
-        const payload = `${recipients.join('\n')}\n\n${stanza.toString()}`;
+        const payload = `${recipients.join('\n')}\n\n${serialize(stanza)}`;
         if (!this.send(owner, encodeEnvelope(FrameKind.Fanout, this.id, 0, nowMicros32(), payload))) {
           this.o.log.warn({ to: owner, recipients: recipients.length }, 'fan-out frame too large for the ring; dropped');
         }
@@ -271,7 +271,7 @@ export class ShardRuntime {
       call: (key, method, params) => this.call(key, method, params),
       sessionIn: (home, connId, stanza: Element) => {
         if (home === this.id) this.home.fromConnection(this.id, connId, stanza);
-        else if (!this.send(home, encodeEnvelope(FrameKind.SessionIn, this.id, connId, 0, stanza.toString()))) {
+        else if (!this.send(home, encodeEnvelope(FrameKind.SessionIn, this.id, connId, 0, serialize(stanza)))) {
           this.edge.connections.get(connId)?.close('policy-violation', 'stanza too large');
         }
       },

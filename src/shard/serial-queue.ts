@@ -18,6 +18,28 @@ export class SerialQueue {
     if (!this.running) this.run();
   }
 
+  /**
+   * `push(() => fn(a, b))` without allocating the closure when nothing is queued, which is nearly always
+   * the case for a client's stanzas (one closure per routed stanza was ~4% of a shard's allocations).
+   */
+  call<A, B>(fn: (a: A, b: B) => void | Promise<void>, a: A, b: B): void {
+    if (this.running || this.pending.length > 0) {
+      this.push(() => fn(a, b));
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = fn(a, b);
+    } catch (err) {
+      this.onError(err);
+      return;
+    }
+    if (result instanceof Promise) {
+      this.running = true;
+      result.catch(this.onError).finally(() => this.run());
+    }
+  }
+
   get size(): number {
     return this.pending.length;
   }
