@@ -14,6 +14,7 @@ import { FrameTooLargeError } from '../transport/sab-ring.ts';
 import { StanzaError } from '../xmpp/errors.ts';
 import type { ConnectionHandle, EdgeServices } from '../stream/edge-services.ts';
 import { parseJid } from '../xmpp/jid.ts';
+import { serverEndPointOf } from '../stream/sasl/channel-binding.ts';
 import { parseElement } from '../xmpp/stream-parser.ts';
 import { type Element, serialize } from '../xmpp/xml.ts';
 import { EdgeListeners } from './edge.ts';
@@ -262,6 +263,7 @@ export class ShardRuntime {
       config: o.config,
       secureContext: o.secureContext,
       tlsCredentials: o.tlsCredentials,
+      serverEndPoint: o.tlsCredentials.cert === '' ? null : serverEndPointOf(o.tlsCredentials.cert),
       secret: o.secret,
       log: o.log,
       metrics: o.metrics,

@@ -22,7 +22,8 @@ export class AccountRepo implements AccountStore {
 
   async get(jid: string): Promise<Account | undefined> {
     const db = await this.#dbs.forUser(jid);
-    const rs = await db.client.execute({ sql: `SELECT ${SELECT_COLUMNS} FROM accounts WHERE jid = ?`, args: [jid] });
+    // Every login reads this: through the kept prepared statement (UserDb.query), not the client.
+    const rs = await db.query({ sql: `SELECT ${SELECT_COLUMNS} FROM accounts WHERE jid = ?`, args: [jid] });
     const row = rs.rows[0];
     return row === undefined ? undefined : accountFromRow(row);
   }

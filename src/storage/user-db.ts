@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type Client, createClient, type Row } from '@libsql/client';
+import { type Client, createClient, type InStatement, type ResultSet, type Row } from '@libsql/client';
 import { migrate } from './migrate.ts';
 import { USER_MIGRATIONS } from './migrations/users.ts';
 import { WriteBatcher, type WriteBatcherOptions } from './write-batcher.ts';
@@ -61,6 +61,11 @@ export class UserDb {
     this.client = client;
     this.#writes = writes;
     this.writer = new WriteBatcher(writes, opts);
+  }
+
+  /** A read through the writer's connection, with its statement kept prepared: for reads on every login. */
+  query(stmt: InStatement): Promise<ResultSet> {
+    return this.#writes.query(stmt);
   }
 
   static async open(path: string, opts: UserDbOptions = {}): Promise<UserDb> {

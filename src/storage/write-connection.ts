@@ -30,6 +30,7 @@ export interface WriteConnectionOptions {
 export class WriteConnection {
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Stmt>();
+  readonly #columns = new WeakMap<Stmt, string[]>();
   readonly #begin: Stmt;
   readonly #commit: Stmt;
   readonly #rollback: Stmt;
@@ -70,6 +71,35 @@ export class WriteConnection {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * One read (a statement returning rows) through a kept prepared statement, outside any batch. For reads on
+   * every login (the account's credentials): through the client each one prepared its statement and read
+   * its columns again, ~15% of a SCRAM login's CPU (bench/RESULTS.md, session 3). Sees committed data only,
+   * as the client does; batches run within one synchronous call, so a read never lands inside one.
+   */
+  query(stmt: InStatement): Promise<ResultSet> {
+    if (!this.#db.open) return Promise.reject(new LibsqlError('The write connection is closed', 'CLIENT_CLOSED'));
+    try {
+      const sql = typeof stmt === 'string' ? stmt : stmt.sql;
+      const prepared = this.#prepared(sql);
+      if (!prepared.reader) throw new LibsqlError(`query() is for statements that return rows: ${sql}`, 'SQLITE_MISUSE');
+      const columns = this.#columnsOf(prepared);
+      const rows = (prepared.all(typeof stmt === 'string' ? [] : toSqlArgs(stmt.args)) as unknown[][]).map((r) => toRow(r, columns));
+      return Promise.resolve(new WriteResult(columns, rows, 0, undefined));
+    } catch (err) {
+      return Promise.reject(err instanceof LibsqlError ? err : libsqlError(err));
+    }
+  }
+
+  #columnsOf(prepared: Stmt): string[] {
+    let columns = this.#columns.get(prepared);
+    if (columns === undefined) {
+      columns = prepared.columns().map((c) => c.name);
+      this.#columns.set(prepared, columns);
+    }
+    return columns;
   }
 
   /** Statements currently kept prepared (besides BEGIN/COMMIT/ROLLBACK). */

@@ -268,8 +268,14 @@ export class C2sConnection implements ConnectionHandle {
   private channelBinding(): ChannelBinding | null {
     const socket = this.socket;
     if (!(socket instanceof TLSSocket)) return null;
-    if (this.cb?.socket !== socket)
-      this.cb = { socket, types: availableChannelBindings(socket), data: (type) => channelBindingData(socket, type) };
+    if (this.cb?.socket !== socket) {
+      const endPoint = this.s.serverEndPoint;
+      this.cb = {
+        socket,
+        types: availableChannelBindings(socket, endPoint),
+        data: (type) => channelBindingData(socket, type, endPoint),
+      };
+    }
     return this.cb;
   }
 

@@ -21,6 +21,8 @@ export interface EdgeServices {
   /** Stable across shards and restarts, so SCRAM answers for unknown users do not vary. */
   readonly secret: string;
   readonly tlsCredentials: { key: string; cert: string };
+  /** RFC 5929 tls-server-end-point data of that certificate (null: undefined for it), computed once. */
+  readonly serverEndPoint: Buffer | null;
   readonly log: Logger;
   readonly metrics: ShardMetrics;
   /** Post-authentication stream features contributed by modules. */

@@ -2,7 +2,7 @@
 // RFC 5929 §4 tls-server-end-point, the two types we advertise with XEP-0440 and use for SCRAM-*-PLUS
 // (RFC 5802 §6) and the HT-*-EXPR/-ENDP FAST mechanisms (XEP-0484). tls-unique (RFC 5929 §3) is not offered:
 // it is undefined for TLS 1.3 (RFC 9266 §1) and unsafe on TLS 1.2 without extended master secret.
-import { createHash, type X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
 export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point';
@@ -29,7 +29,20 @@ const EXPORTER_BYTES = 32;
  *   TLS 1.2 they would differ, one more reason to stay on 1.3.
  * - tls-server-end-point whenever our certificate's signature names exactly one hash (RFC 5929 §4.1).
  */
-export function channelBindingData(socket: TLSSocket, type: ChannelBindingType): Buffer | null {
+/**
+ * The tls-server-end-point data of the certificate the server presents (first in the PEM chain), or null
+ * when undefined for it. Computed once per shard: `socket.getX509Certificate()` parses the certificate
+ * again on every call, which was ~8% of a SCRAM login's CPU (bench/RESULTS.md, session 3).
+ */
+export function serverEndPointOf(certPem: string): Buffer | null {
+  return serverEndPointData(new X509Certificate(certPem));
+}
+
+/**
+ * `endPoint`: the precomputed serverEndPointOf() of the certificate this socket presents, when known;
+ * without it the socket's own certificate is parsed.
+ */
+export function channelBindingData(socket: TLSSocket, type: ChannelBindingType, endPoint?: Buffer | null): Buffer | null {
   if (type === 'tls-exporter') {
     if (socket.getProtocol() !== 'TLSv1.3') return null;
     try {
@@ -38,14 +51,19 @@ export function channelBindingData(socket: TLSSocket, type: ChannelBindingType):
       return null; // the socket closed or its handshake is not finished
     }
   }
+  if (endPoint !== undefined) return endPoint;
   const cert = socket.getX509Certificate();
   return cert === undefined ? null : serverEndPointData(cert);
 }
 
 /** Types to advertise in <sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'> (XEP-0440 §2) for this socket. */
-export function availableChannelBindings(socket: TLSSocket): ChannelBindingType[] {
+export function availableChannelBindings(socket: TLSSocket, endPoint?: Buffer | null): ChannelBindingType[] {
   const out: ChannelBindingType[] = [];
   if (socket.getProtocol() === 'TLSv1.3') out.push('tls-exporter');
+  if (endPoint !== undefined) {
+    if (endPoint !== null) out.push('tls-server-end-point');
+    return out;
+  }
   const cert = socket.getX509Certificate();
   if (cert !== undefined && serverEndPointHash(cert) !== null) out.push('tls-server-end-point');
   return out;

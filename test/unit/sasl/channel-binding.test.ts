@@ -10,6 +10,7 @@ import {
   isChannelBindingType,
   serverEndPointData,
   serverEndPointHash,
+  serverEndPointOf,
 } from '../../../src/stream/sasl/channel-binding.ts';
 import { generateSelfSignedCertificate } from '../../../src/tls/certs.ts';
 import { tlsPair } from './tls-pair.ts';
@@ -33,6 +34,23 @@ t.test('TLS 1.3: tls-exporter equals the client side, tls-server-end-point the h
   t.teardown(other.close);
   t.not(channelBindingData(other.server, 'tls-exporter')?.toString('hex'), exporter?.toString('hex'), 'unique per connection');
   t.same(channelBindingData(other.server, 'tls-server-end-point'), channelBindingData(pair.server, 'tls-server-end-point'));
+});
+
+t.test('the precomputed end-point data of the configured certificate is what the socket would give', async (t) => {
+  const pair = await tlsPair(pem);
+  t.teardown(pair.close);
+  const endPoint = serverEndPointOf(pem.cert);
+  const peerDer = pair.client.getPeerX509Certificate()?.raw ?? Buffer.alloc(0);
+  t.same(endPoint, createHash('sha256').update(peerDer).digest(), 'the hash of the certificate the client saw');
+  t.same(channelBindingData(pair.server, 'tls-server-end-point', endPoint), channelBindingData(pair.server, 'tls-server-end-point'));
+  t.same(availableChannelBindings(pair.server, endPoint), availableChannelBindings(pair.server));
+  t.same(
+    channelBindingData(pair.server, 'tls-exporter', endPoint),
+    channelBindingData(pair.server, 'tls-exporter'),
+    'tls-exporter is still per connection',
+  );
+  t.same(availableChannelBindings(pair.server, null), ['tls-exporter'], 'a certificate without a defined end-point hash');
+  t.equal(channelBindingData(pair.server, 'tls-server-end-point', null), null);
 });
 
 t.test('TLS 1.2: no tls-exporter (RFC 9266 §4.2), tls-server-end-point still there', async (t) => {

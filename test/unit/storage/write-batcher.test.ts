@@ -230,3 +230,25 @@ t.test('WriteConnection: per-connection PRAGMAs, argument conversion, RETURNING 
   conn.close();
   await t.rejects(conn.batch([insert('z')]), { code: 'CLIENT_CLOSED' });
 });
+
+t.test('WriteConnection.query: rows as the client shapes them, statement kept prepared, reads only', async (t) => {
+  const { client, conn } = await connTable(t);
+  await client.execute({ sql: 'INSERT INTO t (v) VALUES (?), (?)', args: ['a', 'b'] });
+  const sql = 'SELECT id, v FROM t WHERE v >= ? ORDER BY id';
+  const mine = await conn.query({ sql, args: ['a'] });
+  const theirs = await client.execute({ sql, args: ['a'] });
+  t.same(mine.columns, theirs.columns);
+  t.same(
+    mine.rows.map((r) => [r[0], r['v']]),
+    theirs.rows.map((r) => [r[0], r['v']]),
+    'same values, by index and by name',
+  );
+  t.equal((await conn.query({ sql, args: ['b'] })).rows.length, 1);
+  t.equal(conn.preparedStatements, 1, 'one text, prepared once');
+  await client.execute({ sql: 'INSERT INTO t (v) VALUES (?)', args: ['c'] });
+  t.equal((await conn.query({ sql, args: ['a'] })).rows.length, 3, 'sees what another connection committed');
+  await t.rejects(conn.query({ sql: 'INSERT INTO t (v) VALUES (?)', args: ['d'] }), /statements that return rows/);
+  await t.rejects(conn.query('SELECT nope FROM t'), /no such column/);
+  conn.close();
+  await t.rejects(conn.query({ sql, args: ['a'] }), { code: 'CLIENT_CLOSED' });
+});
