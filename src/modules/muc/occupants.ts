@@ -1,7 +1,7 @@
 // Occupant presence as the room shows it (XEP-0045 §7.2.3-§7.2.5): `from` the occupant's room JID, the
 // client's own presence payload, a muc#user <x/> with the occupant's affiliation and role (and real JID
 // only for those allowed to see it, §7.2.4 / §7.2.5), status codes, and an XEP-0421 occupant id.
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { type Element, xml } from '../../xmpp/xml.ts';
 import type { MucEnv } from './env.ts';
 import { MUC } from './ns.ts';
@@ -12,8 +12,26 @@ import type { Occupant, Room } from './room.ts';
  * secret (kept with the room, so stable across restarts), base64url.
  */
 export function occupantId(room: Room, bare: string): string {
-  return createHmac('sha256', room.secret).update(bare).digest('base64url');
+  // Every message to the room is stamped with its sender's id: remembered per room (the id is a pure
+  // function of the room's fixed secret and the JID), instead of an HMAC (~12 µs in Node 24) each time.
+  let byBare = occupantIds.get(room);
+  if (byBare === undefined) {
+    byBare = new Map();
+    occupantIds.set(room, byBare);
+  }
+  let id = byBare.get(bare);
+  if (id === undefined) {
+    id = createHmac('sha256', createSecretKey(Buffer.from(room.secret, 'utf8')))
+      .update(bare)
+      .digest('base64url');
+    if (byBare.size >= MAX_REMEMBERED_IDS) byBare.clear();
+    byBare.set(bare, id);
+  }
+  return id;
 }
+
+const occupantIds = new WeakMap<Room, Map<string, string>>();
+const MAX_REMEMBERED_IDS = 4096;
 
 /** XEP-0421 §4: the service removes any occupant-id the client sent, then adds its own. */
 export function stampOccupantId(stanza: Element, room: Room, bare: string): void {

@@ -2,7 +2,7 @@
 // side: HT-SHA-256-NONE, -EXPR (RFC 9266 tls-exporter) and -ENDP (RFC 5929 tls-server-end-point), used with
 // XEP-0484 FAST tokens. HT-SHA-256-UNIQ is left out: tls-unique is undefined for TLS 1.3 (channel-binding.ts).
 // One round trip: the initial response proves possession of the token, <success/> proves ours back.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { ChannelBindingType } from './channel-binding.ts';
 import { type SaslMechanismServer, type SaslStep, MAX_SASL_MESSAGE_BYTES, normalizeUsername, saslFailure } from './credentials.ts';
@@ -163,7 +163,11 @@ class HtServer<T extends HtToken> implements HtMechanismServer<T> {
 
 /** draft-schmaus-kitten-sasl-ht-08 §3.1/§3.3: HMAC-SHA-256(key = UTF-8 of the token, msg = role || cb-data). */
 export function hashedToken(token: string, role: 'Initiator' | 'Responder', cbData: Uint8Array): Buffer {
-  return createHmac('sha256', Buffer.from(token, 'utf8')).update(role).update(cbData).digest();
+  // A KeyObject, not the Buffer: 3x cheaper in Node 24 (see scramHmac in credentials.ts).
+  return createHmac('sha256', createSecretKey(Buffer.from(token, 'utf8')))
+    .update(role)
+    .update(cbData)
+    .digest();
 }
 
 const NO_CB_DATA = Buffer.alloc(0);
