@@ -34,6 +34,8 @@ const SLOT_INTS = 16; // 64 bytes per doorbell slot
 const SLEEPING = 1;
 /** Frames drained per event-loop turn before yielding with setImmediate (sockets must not starve). */
 const DEFAULT_BUDGET = 512;
+/** The budget is multiplied by this in a turn that starts with a ring more than half full (see #backlogged). */
+const BACKLOG_BUDGET_FACTOR = 8;
 /** Frames taken from one ring before moving to the next in a round-robin pass. */
 const SLICE = 64;
 
@@ -314,8 +316,8 @@ export class SabMesh implements Mesh {
   #drainBudget(): boolean {
     this.#counters.turns++;
     this.#outbox.retry();
-    let budget = this.#budget;
     const rings = this.#in;
+    let budget = this.#backlogged() ? this.#budget * BACKLOG_BUDGET_FACTOR : this.#budget;
     const n = rings.length;
     let progressed = true;
     while (budget > 0 && progressed && this.#running) {
@@ -357,6 +359,17 @@ export class SabMesh implements Mesh {
     if (generation !== this.#generation || !this.#running) return;
     Atomics.store(this.#bells, this.self * SLOT_INTS + SLEEPING, 0);
     this.#immediate = setImmediate(this.#turn);
+  }
+
+  /**
+   * Whether an inbound ring is more than half full: another shard is producing faster than this one drains.
+   * Its frames are work that shard already accepted from its clients (which it pauses while the ring is
+   * full), so this turn drains more of them before this shard's own sockets get the next poll phase. With
+   * a fixed budget the other shard's clients waited seconds at saturation (bench/RESULTS.md, session 3).
+   */
+  #backlogged(): boolean {
+    for (const r of this.#in) if (r.occupancy > r.capacity / 2) return true;
+    return false;
   }
 
   #anyInbound(): boolean {

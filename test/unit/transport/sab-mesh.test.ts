@@ -108,3 +108,28 @@ t.test('a throwing handler does not stall the loop', async (t) => {
   t.same(seen, [0, 1, 2, 3]);
   t.equal(errors.length, 1, 'the error surfaced');
 });
+
+t.test('a ring more than half full is drained with a larger budget in that turn', async (t) => {
+  const init = createMeshInit(2, 1024);
+  const m0 = attachMesh(init, 0);
+  const m1 = attachMesh(init, 1, { budget: 4 });
+  const perTurn = new Map<number, number>();
+  const countFrame = () => {
+    const turn = m1.stats.turns;
+    perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
+  };
+  // 8 frames of 8 bytes: well under half of the ring, the plain budget of 4 per turn applies.
+  for (let i = 0; i < 8; i++) m0.send(1, new Uint8Array(8));
+  m1.start({ onFrame: countFrame });
+  t.teardown(() => m1.stop());
+  await until(() => m1.stats.received === 8, 1000, 'the first frames');
+  t.same([...perTurn.values()], [4, 4], 'four frames a turn');
+  perTurn.clear();
+  m1.stop();
+  // 48 frames of 12-byte records fill 576 of 1024 bytes: backlogged, so a turn takes 8 x 4 of them.
+  for (let i = 0; i < 48; i++) m0.send(1, new Uint8Array(8));
+  t.ok(m0.stats.pending === 0, 'all in the ring, none queued');
+  m1.start({ onFrame: countFrame });
+  await until(() => m1.stats.received === 56, 1000, 'the backlog');
+  t.same([...perTurn.values()], [32, 4, 4, 4, 4], 'the first turn drains 32, then back to 4 once under half');
+});
