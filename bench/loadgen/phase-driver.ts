@@ -110,6 +110,8 @@ export interface CommonOptions {
   quietCores: number;
   dataDir: string | undefined;
   logLevel: string;
+  /** `[tls] groups` for the server (undefined: OpenSSL's default). */
+  tlsGroups: string | undefined;
 }
 
 export const COMMON_OPTIONS = {
@@ -128,6 +130,7 @@ export const COMMON_OPTIONS = {
   'log-level': { type: 'string', default: 'warn' },
   'quiet-wait': { type: 'string', default: '60' },
   'quiet-cores': { type: 'string', default: '0.3' },
+  'tls-groups': { type: 'string' },
 } as const;
 
 export function num(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -170,6 +173,7 @@ export function commonOptions(v: Record<string, string | boolean | undefined>): 
     quietCores: num('quiet-cores', v['quiet-cores'] as string, 0),
     dataDir: v['data-dir'] as string | undefined,
     logLevel: (v['log-level'] as string | undefined) ?? 'warn',
+    tlsGroups: v['tls-groups'] as string | undefined,
   };
 }
 
@@ -227,6 +231,7 @@ export async function withServers(
         cpuProfDir: null,
         logLevel: c.logLevel,
         runId: String(n),
+        ...(c.tlsGroups === undefined ? {} : { tlsGroups: c.tlsGroups }),
       });
       log(`run ${n}/${c.runs}: server pid ${server.pid}`);
       try {

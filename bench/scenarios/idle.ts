@@ -42,6 +42,8 @@ export interface IdleRecord {
     addresses: number;
     pinServer: string | null;
     pinGenerator: string | null;
+    /** `--tls-groups`, when given. */
+    tlsGroups?: string;
   };
   machine: { nproc: number; cpu: string; node: string };
   connected: number;
@@ -80,7 +82,7 @@ export function idleTable(records: readonly IdleRecord[]): string {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const row = (r: IdleRecord, run: string) =>
-    `| ${r.config.transport} | ${r.connected} | ${run} | ${r.loginSec.toFixed(1)} | ${r.baselineRssMb.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.rssAfterMb.toFixed(1)} | ${r.kbPerConnection.toFixed(1)} | ${r.idleServerCpuSec.toFixed(2)} | ${r.idleServerCores.toFixed(4)} | ${r.disconnects} |`;
+    `| ${r.config.transport}${r.config.tlsGroups === undefined ? '' : ` (${r.config.tlsGroups})`} | ${r.connected} | ${run} | ${r.loginSec.toFixed(1)} | ${r.baselineRssMb.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.rssAfterMb.toFixed(1)} | ${r.kbPerConnection.toFixed(1)} | ${r.idleServerCpuSec.toFixed(2)} | ${r.idleServerCores.toFixed(4)} | ${r.disconnects} |`;
   for (const r of records) rows.push(row(r, String(r.run)));
   if (records.length > 1) {
     const m = (f: (r: IdleRecord) => number) => median(records.map(f));
@@ -182,6 +184,7 @@ export async function idleMain(argv: string[]): Promise<number> {
             addresses,
             pinServer: c.pinServer,
             pinGenerator: c.pinGenerator,
+            ...(c.tlsGroups === undefined ? {} : { tlsGroups: c.tlsGroups }),
           },
           machine: machineInfo(),
           connected,
