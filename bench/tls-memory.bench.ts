@@ -21,10 +21,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Worker } from 'node:worker_threads';
 import { generateSelfSignedCertificate } from '../src/tls/certs.ts';
+import { LeanTlsContext } from '../src/tls/lean/index.ts';
 
 interface Variant {
-  /** 'plain' = net only; 'tls' = tls.createServer; 'starttls' = net server, plaintext exchange, then new TLSSocket(raw). */
-  mode: 'plain' | 'tls' | 'starttls';
+  /**
+   * 'plain' = net only; 'tls' = tls.createServer; 'starttls' = net server, plaintext exchange, then new
+   * TLSSocket(raw); 'lean' = the same with waddle's lean TLS engine (src/tls/lean) instead of TLSSocket.
+   */
+  mode: 'plain' | 'tls' | 'starttls' | 'lean';
   ticketsOff?: boolean;
   ciphers?: string;
   ecdhCurve?: string;
@@ -54,6 +58,9 @@ const VARIANTS: Record<string, Variant> = {
   'starttls-p256': { mode: 'starttls', ecdhCurve: 'P-256' },
   'starttls-hwm1k': { mode: 'starttls', highWaterMark: 1024 },
   'starttls-nodelay': { mode: 'starttls', noDelay: true },
+  lean: { mode: 'lean' },
+  'lean-x25519': { mode: 'lean', ecdhCurve: 'X25519' },
+  'lean-worker': { mode: 'lean', worker: true },
   'starttls-frag512': { mode: 'starttls', maxSendFragment: 512 },
   'starttls-frag2k': { mode: 'starttls', maxSendFragment: 2048 },
   'starttls-frag4k': { mode: 'starttls', maxSendFragment: 4096 },
@@ -86,6 +93,8 @@ function serve(v: Variant, pem: { key: string; cert: string }, post: (m: ChildMs
   if (v.ecdhCurve) ctxOpts.ecdhCurve = v.ecdhCurve;
   if (v.maxVersion) ctxOpts.maxVersion = v.maxVersion;
   const secureContext = tls.createSecureContext(ctxOpts);
+  const lean =
+    v.mode === 'lean' ? new LeanTlsContext({ key: pem.key, cert: pem.cert, groups: v.ecdhCurve ?? null, alpnXmppClient: false }) : null;
   const held = new Set<net.Socket>();
   const hold = (s: net.Socket) => {
     held.add(s);
@@ -94,7 +103,7 @@ function serve(v: Variant, pem: { key: string; cert: string }, post: (m: ChildMs
   };
   const echoOnce = (s: net.Socket) => {
     s.once('data', () => {
-      if (s instanceof tls.TLSSocket && v.maxSendFragment) s.setMaxSendFragment(v.maxSendFragment);
+      if (v.maxSendFragment && s instanceof tls.TLSSocket) s.setMaxSendFragment(v.maxSendFragment);
       s.write(PING);
       s.on('data', () => {});
     });
@@ -119,6 +128,15 @@ function serve(v: Variant, pem: { key: string; cert: string }, post: (m: ChildMs
         raw.pause();
         raw.removeAllListeners('data');
         raw.write(PROCEED, () => {
+          if (v.mode === 'lean') {
+            const secure = (lean as LeanTlsContext).wrap(raw);
+            held.add(secure as unknown as net.Socket);
+            secure.on('close', () => held.delete(secure as unknown as net.Socket));
+            secure.on('error', () => {});
+            raw.resume();
+            echoOnce(secure as unknown as net.Socket);
+            return;
+          }
           const secure = new tls.TLSSocket(raw, { isServer: true, secureContext });
           if (v.dropRaw) hold(secure);
           else {

@@ -144,6 +144,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       key: nullablePath(r.get<string | null>('tls.key', checkNonEmpty, null), path),
       cert: nullablePath(r.get<string | null>('tls.cert', checkNonEmpty, null), path),
       groups: r.get<string | null>('tls.groups', checkTlsGroups, null, [['WADDLE_TLS_GROUPS', envString]]),
+      engine: r.get('tls.engine', checkOneOf(['auto', 'lean', 'node'] as const), DEFAULTS.tls.engine, [['WADDLE_TLS_ENGINE', envString]]),
     },
     registration: r.get('registration', checkBool, DEFAULTS.registration, [['WADDLE_REGISTRATION', envBool]]),
     admins: r.get('admins', checkList(checkBareJid), [], [['WADDLE_ADMINS', envList]]),

@@ -36,8 +36,10 @@ export interface Config {
   /**
    * PEM file paths; both null → a self-signed certificate in <dataDir>/tls. `groups`: the TLS key-exchange
    * groups in order of preference (OpenSSL syntax, e.g. "X25519:P-256"); null → OpenSSL's default list.
+   * `engine`: who terminates client TLS: 'lean' (src/tls/lean, ~20 KB less memory per connection),
+   * 'node' (node:tls), or 'auto' (lean when its addon is built, else node with a warning).
    */
-  tls: { key: string | null; cert: string | null; groups: string | null };
+  tls: { key: string | null; cert: string | null; groups: string | null; engine: TlsEngine };
   /** XEP-0077 in-band registration. */
   registration: boolean;
   /** Bare JIDs (lowercased) with administrative rights. */
@@ -80,12 +82,15 @@ export function wildcardHost(): string {
   return addrs.some((a) => a?.family === 'IPv6') ? '::' : '0.0.0.0';
 }
 
+export type TlsEngine = 'auto' | 'lean' | 'node';
+
 /** Defaults that do not depend on the machine (workers, hosts and dataDir are filled by load.ts). */
 export const DEFAULTS = {
   domain: 'localhost',
   dataDir: './data',
   c2s: { port: 5222, tlsPort: 5223, requireTls: true, maxStanzaBytes: 262_144, idleTimeoutSec: 300 },
   http: { port: 5280 },
+  tls: { engine: 'auto' },
   registration: false,
   offline: { maxPerUser: 1000 },
   streamManagement: { resumeTimeoutSec: 300, maxUnacked: 5000 },

@@ -1,6 +1,7 @@
 // Builds a ShardRuntime inside a worker thread from its ShardInit, and answers control messages.
 import tls from 'node:tls';
 import { modules } from '../modules/index.ts';
+import { resolveTlsEngine } from '../tls/engine.ts';
 import { tlsGroups } from '../tls/groups.ts';
 import { openGroupStores } from '../storage/group-stores.ts';
 import { openUserStores } from '../storage/user-stores.ts';
@@ -28,6 +29,10 @@ export async function createShard(init: ShardInit): Promise<BootedShard> {
   const metrics = createShardMetrics(shardId);
   const placement = new Placement(config.workers);
   const mesh = attachMesh(init.mesh, shardId);
+  const tlsEngine = resolveTlsEngine(config, init.tls);
+  if (tlsEngine.engine === 'node' && config.tls.engine === 'auto')
+    log.warn({ why: tlsEngine.why }, 'client TLS falls back to node:tls (more memory per connection)');
+  else log.info({ tlsEngine: tlsEngine.engine }, 'client TLS engine');
   const runtime = new ShardRuntime({
     id: shardId,
     config,
@@ -37,6 +42,7 @@ export async function createShard(init: ShardInit): Promise<BootedShard> {
     groupStores: openGroupStores({ dataDir: config.dataDir, domain: config.domain, placement, shard: shardId }),
     secureContext: tls.createSecureContext({ key: init.tls.key, cert: init.tls.cert, ...tlsGroups(config) }),
     tlsCredentials: init.tls,
+    leanTls: tlsEngine.engine === 'lean' ? tlsEngine.contexts : null,
     secret: init.secret,
     log,
     metrics,

@@ -18,11 +18,16 @@ export class EdgeListeners {
     const { c2s } = services.config;
     const plain = net.createServer({ noDelay: true }, (socket) => this.accept(new C2sConnection(socket, 'tcp', services)));
     // XEP-0368: direct TLS with ALPN 'xmpp-client'.
-    const direct = tls.createServer(
-      { ...services.tlsCredentials, ...tlsGroups(services.config), ALPNProtocols: ['xmpp-client'] },
-      (socket) => this.accept(new C2sConnection(socket, 'tls', services)),
-    );
-    direct.on('tlsClientError', (err) => services.log.debug({ err }, 'TLS handshake failed'));
+    const lean = services.leanTls;
+    let direct: net.Server;
+    if (lean !== null) {
+      direct = net.createServer({ noDelay: true }, (raw) => this.accept(new C2sConnection(lean.direct.wrap(raw), 'tls', services)));
+    } else {
+      direct = tls.createServer({ ...services.tlsCredentials, ...tlsGroups(services.config), ALPNProtocols: ['xmpp-client'] }, (socket) =>
+        this.accept(new C2sConnection(socket, 'tls', services)),
+      );
+      direct.on('tlsClientError', (err) => services.log.debug({ err }, 'TLS handshake failed'));
+    }
     for (const [server, port] of [
       [plain, c2s.port],
       [direct, c2s.tlsPort],

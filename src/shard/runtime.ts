@@ -17,6 +17,7 @@ import { parseJid } from '../xmpp/jid.ts';
 import { serverEndPointOf } from '../stream/sasl/channel-binding.ts';
 import { parseElement } from '../xmpp/stream-parser.ts';
 import { type Element, serialize } from '../xmpp/xml.ts';
+import type { LeanTlsContexts } from '../tls/engine.ts';
 import { EdgeListeners } from './edge.ts';
 import { type BindRequest, HomeSessions } from './home.ts';
 import { setupModules } from './module-context.ts';
@@ -33,6 +34,8 @@ export interface ShardOptions {
   groupStores: GroupStores;
   secureContext: SecureContext;
   tlsCredentials: { key: string; cert: string };
+  /** The lean TLS engine's contexts; null: node:tls (tests without TLS, or `[tls] engine = "node"`). */
+  leanTls: LeanTlsContexts | null;
   secret: string;
   log: Logger;
   metrics: ShardMetrics;
@@ -263,6 +266,7 @@ export class ShardRuntime {
       config: o.config,
       secureContext: o.secureContext,
       tlsCredentials: o.tlsCredentials,
+      leanTls: o.leanTls,
       serverEndPoint: o.tlsCredentials.cert === '' ? null : serverEndPointOf(o.tlsCredentials.cert),
       secret: o.secret,
       log: o.log,

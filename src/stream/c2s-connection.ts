@@ -3,12 +3,14 @@
 // session state (presence, roster): that belongs to the home shard.
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { LeanTlsSocket } from '../tls/lean/index.ts';
 import { getTracer } from '../telemetry/tracing.ts';
 import { StreamError } from '../xmpp/errors.ts';
 import { normalizeLocal } from '../xmpp/jid.ts';
 import { NS } from '../xmpp/ns.ts';
 import { StreamParser } from '../xmpp/stream-parser.ts';
 import { type Element, escapeXml, xml } from '../xmpp/xml.ts';
+import type { ClientSocket, TlsChannel } from './client-socket.ts';
 import type { BindResult, ConnectionHandle, EdgeServices } from './edge-services.ts';
 import { type ChannelBinding, offeredMechanisms, SaslNegotiation } from './sasl-negotiation.ts';
 import { availableChannelBindings, channelBindingData } from './sasl/channel-binding.ts';
@@ -32,7 +34,7 @@ export type Transport = 'tcp' | 'tls';
 export class C2sConnection implements ConnectionHandle {
   readonly id: number;
   private readonly s: EdgeServices;
-  private socket: Socket;
+  private socket: ClientSocket;
   private readonly parser: StreamParser;
   private encrypted: boolean;
   private readonly transport: Transport;
@@ -42,7 +44,7 @@ export class C2sConnection implements ConnectionHandle {
   private binding = false;
   private sasl: SaslNegotiation | null = null;
   private sasl2: Sasl2Flow | null = null;
-  private cb: (ChannelBinding & { socket: TLSSocket }) | null = null;
+  private cb: (ChannelBinding & { socket: TlsChannel }) | null = null;
   /**
    * Elements that arrived while the home shard was binding or resuming this session. The home writes
    * <resumed/> or the SASL2 <success/> itself, so the client may answer before the rpc's reply reaches
@@ -57,7 +59,7 @@ export class C2sConnection implements ConnectionHandle {
   private unsent = '';
   private streamId = '';
 
-  constructor(socket: Socket, transport: Transport, services: EdgeServices) {
+  constructor(socket: ClientSocket, transport: Transport, services: EdgeServices) {
     this.s = services;
     this.id = services.nextConnectionId();
     this.socket = socket;
@@ -88,7 +90,7 @@ export class C2sConnection implements ConnectionHandle {
     return this.s.log;
   }
 
-  private attach(socket: Socket): void {
+  private attach(socket: ClientSocket): void {
     socket.on('data', (chunk: Buffer) => {
       this.lastActivity = Date.now();
       this.pingSentAt = 0;
@@ -205,26 +207,41 @@ export class C2sConnection implements ConnectionHandle {
 
   private startTls(): void {
     if (this.encrypted) return this.fail(new StreamError('policy-violation', 'TLS is already on'));
-    const raw = this.socket;
-    // The TLS layer takes over the socket's handle, so <proceed/> must be on the wire (not in a corked
-    // buffer) and nothing may be read in between: the client sends its ClientHello only after <proceed/>.
-    raw.pause();
+    const raw = this.socket as Socket;
     raw.removeAllListeners('data');
     this.flush();
-    raw.write(`<proceed xmlns='${NS.TLS}'/>`, () => {
-      if (raw.destroyed) return;
-      const secure = new TLSSocket(raw, { isServer: true, secureContext: this.s.secureContext });
-      this.socket = secure;
-      this.parser.reset(); // RFC 6120 §5.4.3.3: a new stream starts over TLS
-      this.attach(secure);
-      secure.on('error', (err) => {
-        this.log.debug({ err, conn: this.id }, 'TLS error');
-        raw.destroy();
+    const lean = this.s.leanTls;
+    if (lean !== null) {
+      // The lean engine reads the same socket's bytes, so <proceed/> only has to be queued before the
+      // handshake's first answer, which raw.write's ordering guarantees.
+      raw.write(`<proceed xmlns='${NS.TLS}'/>`);
+      this.useTls(lean.starttls.wrap(raw), raw);
+    } else {
+      // node:tls takes over the socket's handle, so <proceed/> must be on the wire (not in a corked
+      // buffer) and nothing may be read in between: the client sends its ClientHello only after <proceed/>.
+      raw.pause();
+      raw.write(`<proceed xmlns='${NS.TLS}'/>`, () => {
+        if (raw.destroyed) return;
+        this.useTls(new TLSSocket(raw, { isServer: true, secureContext: this.s.secureContext }), raw);
       });
-    });
+    }
     this.encrypted = true;
     this.s.metrics.connections.dec({ transport: this.transport });
     this.s.metrics.connections.inc({ transport: 'starttls' });
+  }
+
+  private useTls(secure: TLSSocket | LeanTlsSocket, raw: Socket): void {
+    // RFC 6120 §5.4.3.3: a new stream starts over TLS. Not reset inside the parser's own callback (we are
+    // in one while handling <starttls/>): node:tls's socket exists only after <proceed/> went out, and the
+    // lean engine says 'secure' before it delivers the first decrypted byte.
+    if (secure instanceof LeanTlsSocket) secure.once('secure', () => this.parser.reset());
+    else this.parser.reset();
+    this.socket = secure;
+    this.attach(secure);
+    secure.on('error', (err: Error) => {
+      this.log.debug({ err, conn: this.id }, 'TLS error');
+      raw.destroy();
+    });
   }
 
   private async onSasl(el: Element): Promise<void> {
@@ -267,7 +284,7 @@ export class C2sConnection implements ConnectionHandle {
   /** The TLS channel's binding data (XEP-0440), computed once per TLS session. */
   private channelBinding(): ChannelBinding | null {
     const socket = this.socket;
-    if (!(socket instanceof TLSSocket)) return null;
+    if (!(socket instanceof TLSSocket || socket instanceof LeanTlsSocket)) return null;
     if (this.cb?.socket !== socket) {
       const endPoint = this.s.serverEndPoint;
       this.cb = {

@@ -3,6 +3,7 @@
 // (requests) and `sessionIn` (stanzas).
 import type { SecureContext } from 'node:tls';
 import type { Config } from '../config/schema.ts';
+import type { LeanTlsContexts } from '../tls/engine.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { ShardId } from '../transport/channel.ts';
@@ -17,6 +18,8 @@ export interface EdgeServices {
   readonly shard: ShardId;
   readonly config: Config;
   readonly secureContext: SecureContext;
+  /** The lean TLS engine's contexts (src/tls/lean), or null when `[tls] engine` resolved to node:tls. */
+  readonly leanTls: LeanTlsContexts | null;
   /** The PEM key and certificate (tls.Server builds its own context from them). */
   /** Stable across shards and restarts, so SCRAM answers for unknown users do not vary. */
   readonly secret: string;

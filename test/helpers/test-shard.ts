@@ -103,6 +103,7 @@ export async function createTestCluster(opts: {
         groupStores: groupStores[id] as GroupStores,
         secureContext: tls(),
         tlsCredentials: { key: '', cert: '' },
+        leanTls: null,
         secret: 'test-secret',
         log: createLogger({ level: 'silent', shard: id }),
         metrics: createShardMetrics(id),

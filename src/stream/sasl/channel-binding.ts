@@ -3,7 +3,7 @@
 // (RFC 5802 §6) and the HT-*-EXPR/-ENDP FAST mechanisms (XEP-0484). tls-unique (RFC 5929 §3) is not offered:
 // it is undefined for TLS 1.3 (RFC 9266 §1) and unsafe on TLS 1.2 without extended master secret.
 import { createHash, X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
+import type { TlsChannel } from '../client-socket.ts';
 
 export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point';
 
@@ -42,7 +42,7 @@ export function serverEndPointOf(certPem: string): Buffer | null {
  * `endPoint`: the precomputed serverEndPointOf() of the certificate this socket presents, when known;
  * without it the socket's own certificate is parsed.
  */
-export function channelBindingData(socket: TLSSocket, type: ChannelBindingType, endPoint?: Buffer | null): Buffer | null {
+export function channelBindingData(socket: TlsChannel, type: ChannelBindingType, endPoint?: Buffer | null): Buffer | null {
   if (type === 'tls-exporter') {
     if (socket.getProtocol() !== 'TLSv1.3') return null;
     try {
@@ -52,19 +52,19 @@ export function channelBindingData(socket: TLSSocket, type: ChannelBindingType, 
     }
   }
   if (endPoint !== undefined) return endPoint;
-  const cert = socket.getX509Certificate();
+  const cert = socket.getX509Certificate?.();
   return cert === undefined ? null : serverEndPointData(cert);
 }
 
 /** Types to advertise in <sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'> (XEP-0440 §2) for this socket. */
-export function availableChannelBindings(socket: TLSSocket, endPoint?: Buffer | null): ChannelBindingType[] {
+export function availableChannelBindings(socket: TlsChannel, endPoint?: Buffer | null): ChannelBindingType[] {
   const out: ChannelBindingType[] = [];
   if (socket.getProtocol() === 'TLSv1.3') out.push('tls-exporter');
   if (endPoint !== undefined) {
     if (endPoint !== null) out.push('tls-server-end-point');
     return out;
   }
-  const cert = socket.getX509Certificate();
+  const cert = socket.getX509Certificate?.();
   if (cert !== undefined && serverEndPointHash(cert) !== null) out.push('tls-server-end-point');
   return out;
 }

@@ -25,7 +25,7 @@ t.test('defaults when no file exists', (t) => {
   t.ok(['::', '0.0.0.0'].includes(c.c2s.host), `wildcard host ${c.c2s.host}`);
   t.same(c.c2s, { host: c.c2s.host, port: 5222, tlsPort: 5223, requireTls: true, maxStanzaBytes: 262144, idleTimeoutSec: 300 });
   t.same(c.http, { host: c.c2s.host, port: 5280 });
-  t.same(c.tls, { key: null, cert: null, groups: null });
+  t.same(c.tls, { key: null, cert: null, groups: null, engine: 'auto' });
   t.equal(c.registration, false);
   t.same(c.admins, []);
   t.same(c.offline, { maxPerUser: 1000 });
@@ -63,6 +63,7 @@ port = 0
 key = "certs/key.pem"
 cert = "/etc/waddle/cert.pem"
 groups = "X25519:P-256"
+engine = "node"
 [offline]
 max_per_user = 0
 [log]
@@ -83,7 +84,7 @@ t.test('reads a file, normalises names and resolves paths against cwd', (t) => {
   t.equal(c.ringBytes, 2097152);
   t.same(c.c2s, { host: '127.0.0.1', port: 0, tlsPort: 0, requireTls: false, maxStanzaBytes: 65536, idleTimeoutSec: 60 });
   t.same(c.http, { host: '127.0.0.1', port: 0 });
-  t.same(c.tls, { key: join(cwd, 'certs/key.pem'), cert: '/etc/waddle/cert.pem', groups: 'X25519:P-256' });
+  t.same(c.tls, { key: join(cwd, 'certs/key.pem'), cert: '/etc/waddle/cert.pem', groups: 'X25519:P-256', engine: 'node' });
   t.same(c.offline, { maxPerUser: 0 });
   t.same(c.log, { level: 'debug' });
   t.same(c.telemetry, { otlpEndpoint: 'http://127.0.0.1:4318', serviceName: 'waddle-test' });
@@ -124,6 +125,7 @@ t.test('environment overrides win over the file', (t) => {
       WADDLE_REGISTRATION: 'no',
       WADDLE_ADMINS: ' a@env.example , b@env.example ,',
       WADDLE_LOG_LEVEL: 'warn',
+      WADDLE_TLS_ENGINE: 'lean',
       WADDLE_OTLP_ENDPOINT: 'https://collector.example:4318',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored.example:4318',
     },
@@ -137,6 +139,7 @@ t.test('environment overrides win over the file', (t) => {
   t.equal(c.registration, false);
   t.same(c.admins, ['a@env.example', 'b@env.example']);
   t.equal(c.log.level, 'warn');
+  t.equal(c.tls.engine, 'lean', 'WADDLE_TLS_ENGINE over the file');
   t.equal(c.telemetry.otlpEndpoint, 'https://collector.example:4318', 'WADDLE_ wins over OTEL_');
   t.equal(c.c2s.idleTimeoutSec, 60, 'keys without an env override keep the file value');
   t.end();
@@ -175,6 +178,7 @@ port = 1.5
 [tls]
 key = "only-key.pem"
 groups = "X25519:no-such-group"
+engine = "openssl"
 [log]
 level = "loud"
 [telemetry]
@@ -191,6 +195,7 @@ otlp_endpoint = "ftp://x"
     `${file}: c2s.max_stanza_bytes: expected an integer from 10000 to 16777216, got 100`,
     `${file}: http.port: expected an integer from 0 to 65535, got 1.5`,
     `${file}: tls.groups: not a list of TLS groups OpenSSL knows: "X25519:no-such-group" (e.g. "X25519:P-256")`,
+    `${file}: tls.engine: expected one of auto, lean, node, got "openssl"`,
     'env WADDLE_REGISTRATION (registration): expected true or false, got "maybe"',
     `${file}: admins: [0] expected a bare JID like user@domain, got "no-at-sign"; [1] expected a bare JID like user@domain, got "x@example.org/res"`,
     `${file}: log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"`,

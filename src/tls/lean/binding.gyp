@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "lean_tls",
+      "sources": ["lean_tls.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

@@ -1,0 +1,214 @@
+// The lean TLS engine (lean_tls.c): server-side TLS over a plain net.Socket, with OpenSSL's record
+// buffers released while a connection is idle. See lean_tls.c for why it exists beside node:tls.
+//
+// LeanTlsSocket offers the part of the socket interface a client connection uses (data/close/error
+// events, write, pause/resume, end/destroy) plus what SASL channel binding needs (getProtocol,
+// exportKeyingMaterial), so C2sConnection treats it like a TLSSocket.
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import { DEFAULT_CIPHERS } from 'node:tls';
+
+type Handle = { readonly __leanTls: unique symbol };
+
+interface LeanTlsBinding {
+  createContext(key: string, cert: string, ciphers: string, groups: string | null, alpnXmppClient: boolean): Handle;
+  newSession(ctx: Handle): Handle;
+  feed(session: Handle, data: Buffer): Buffer | undefined;
+  takeOutput(): Buffer;
+  encrypt(session: Handle, data: string | Buffer): Buffer;
+  shutdown(session: Handle): Buffer | undefined;
+  free(session: Handle): void;
+  exportKeyingMaterial(session: Handle, length: number, label: string, context?: Buffer): Buffer;
+  protocol(session: Handle): string | null;
+  alpn(session: Handle): string | null;
+  lastError(): string;
+  status(): Int32Array;
+}
+
+const ST_OUTPUT = 1;
+const ST_SECURE = 2;
+const ST_CLOSED = 4;
+const ST_ERROR = 8;
+
+/** Where `npm ci` (scripts/build-native.ts) leaves the compiled addon. */
+export const LEAN_TLS_ADDON = new URL('./build/Release/lean_tls.node', import.meta.url);
+
+let binding: LeanTlsBinding | null | undefined;
+let loadError: string | null = null;
+let status: Int32Array = new Int32Array(1);
+
+/** The addon, or null when it is not built (loadError() says why). Loaded once per thread. */
+export function leanTls(): LeanTlsBinding | null {
+  if (binding !== undefined) return binding;
+  try {
+    binding = createRequire(import.meta.url)(LEAN_TLS_ADDON.pathname) as LeanTlsBinding;
+    status = binding.status();
+  } catch (err) {
+    binding = null;
+    loadError = (err as Error).message;
+  }
+  return binding;
+}
+
+export function leanTlsLoadError(): string | null {
+  leanTls();
+  return loadError;
+}
+
+/** node:tls's default TLS 1.2 cipher list (the TLS 1.3 suites are OpenSSL's defaults in both engines). */
+const TLS12_CIPHERS = DEFAULT_CIPHERS.split(':')
+  .filter((c) => !c.startsWith('TLS_'))
+  .join(':');
+
+export interface LeanTlsOptions {
+  key: string;
+  cert: string;
+  /** OpenSSL groups list, null for OpenSSL's defaults. */
+  groups: string | null;
+  /** XEP-0368 direct TLS: negotiate ALPN 'xmpp-client' (and refuse other ALPN offers). */
+  alpnXmppClient: boolean;
+}
+
+export class LeanTlsContext {
+  readonly handle: Handle;
+  private readonly addon: LeanTlsBinding;
+
+  constructor(options: LeanTlsOptions) {
+    const addon = leanTls();
+    if (addon === null) throw new Error(`the lean TLS engine is not built: ${loadError}`);
+    this.addon = addon;
+    this.handle = addon.createContext(options.key, options.cert, TLS12_CIPHERS, options.groups, options.alpnXmppClient);
+  }
+
+  /** Wraps an accepted plain socket; the TLS handshake starts with the first bytes the client sends. */
+  wrap(raw: Socket): LeanTlsSocket {
+    return new LeanTlsSocket(this.addon, raw, this.addon.newSession(this.handle));
+  }
+}
+
+export class LeanTlsSocket extends EventEmitter {
+  readonly raw: Socket;
+  private readonly addon: LeanTlsBinding;
+  private session: Handle | null;
+  private secure = false;
+
+  constructor(addon: LeanTlsBinding, raw: Socket, session: Handle) {
+    super();
+    this.addon = addon;
+    this.raw = raw;
+    this.session = session;
+    raw.on('data', (chunk: Buffer) => this.onCiphertext(chunk));
+    raw.on('error', (err) => this.emit('error', err));
+    raw.on('close', (hadError: boolean) => {
+      this.release();
+      this.emit('close', hadError);
+    });
+  }
+
+  get destroyed(): boolean {
+    return this.raw.destroyed;
+  }
+
+  get writableLength(): number {
+    return this.raw.writableLength;
+  }
+
+  /** True once the handshake has completed. */
+  get encrypted(): boolean {
+    return this.secure;
+  }
+
+  get alpnProtocol(): string | false {
+    return (this.session && this.addon.alpn(this.session)) || false;
+  }
+
+  getProtocol(): string | null {
+    return this.session === null ? null : this.addon.protocol(this.session);
+  }
+
+  exportKeyingMaterial(length: number, label: string, context?: Buffer): Buffer {
+    if (this.session === null) throw new Error('the TLS session is closed');
+    return this.addon.exportKeyingMaterial(this.session, length, label, context);
+  }
+
+  write(data: string | Buffer, cb?: (err?: Error | null) => void): boolean {
+    if (this.session === null || !this.secure) return false;
+    let records: Buffer;
+    try {
+      records = this.addon.encrypt(this.session, data);
+    } catch (err) {
+      this.fail(err as Error);
+      return false;
+    }
+    return cb === undefined ? this.raw.write(records) : this.raw.write(records, cb);
+  }
+
+  setNoDelay(noDelay?: boolean): this {
+    this.raw.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable?: boolean, initialDelay?: number): this {
+    this.raw.setKeepAlive(enable, initialDelay);
+    return this;
+  }
+
+  pause(): this {
+    this.raw.pause();
+    return this;
+  }
+
+  resume(): this {
+    this.raw.resume();
+    return this;
+  }
+
+  /** Sends close_notify, then ends the TCP stream. */
+  end(): this {
+    if (this.session !== null && !this.raw.destroyed) {
+      const alert = this.addon.shutdown(this.session);
+      if (alert !== undefined) this.raw.write(alert);
+    }
+    this.raw.end();
+    return this;
+  }
+
+  destroy(): this {
+    this.raw.destroy();
+    this.release();
+    return this;
+  }
+
+  private onCiphertext(chunk: Buffer): void {
+    const session = this.session;
+    if (session === null) return;
+    const plaintext = this.addon.feed(session, chunk);
+    const st = status[0] as number;
+    // Output first (handshake messages, tickets, alerts): the 'data' handlers below may write, and the
+    // peer must see our handshake before any application data.
+    if (st & ST_OUTPUT) this.raw.write(this.addon.takeOutput());
+    if (st & ST_SECURE) {
+      this.secure = true;
+      this.emit('secure');
+    }
+    if (plaintext !== undefined) this.emit('data', plaintext);
+    if (st & ST_ERROR) this.fail(new Error(`TLS: ${this.addon.lastError()}`));
+    else if (st & ST_CLOSED) this.end(); // the client's close_notify: answer it and close
+  }
+
+  private fail(err: Error): void {
+    if (this.raw.destroyed) return;
+    this.emit('error', err);
+    // Let the alert (already queued, if any) go out before the socket closes.
+    this.raw.end();
+    this.release();
+    setTimeout(() => this.raw.destroy(), 1_000).unref();
+  }
+
+  private release(): void {
+    if (this.session === null) return;
+    this.addon.free(this.session);
+    this.session = null;
+  }
+}

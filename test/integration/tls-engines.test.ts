@@ -1,0 +1,42 @@
+// Both client TLS engines (`[tls] engine`, src/tls/engine.ts) behind the real server: STARTTLS and XEP-0368
+// direct TLS logins, the channel bindings offered, and a message between a client on each port.
+import t from 'tap';
+import { connectRaw } from '../helpers/raw-client.ts';
+import { addUser, startServerProcess } from '../helpers/server.ts';
+
+const SASL_CB = 'urn:xmpp:sasl-cb:0';
+
+for (const engine of ['lean', 'node'] as const) {
+  t.test(`[tls] engine = "${engine}"`, async (t) => {
+    const dataDir = t.testdir();
+    await addUser(dataDir, 'alice@localhost', 'alice-pw');
+    await addUser(dataDir, 'bob@localhost', 'bob-pw');
+    const server = await startServerProcess({ dataDir, workers: 2, env: { WADDLE_TLS_ENGINE: engine } });
+    t.teardown(() => server.stop());
+    const said = await server.waitForLog((l) => l.msg === 'client TLS engine');
+    t.equal(said.tlsEngine, engine, 'the shard says which engine it runs');
+
+    const alice = await connectRaw(server.c2sPort);
+    t.teardown(() => alice.destroy());
+    await alice.open();
+    await alice.startTls();
+    const features = await alice.open();
+    const offered = features
+      .getChild('sasl-channel-binding', SASL_CB)
+      ?.getChildren('channel-binding')
+      .map((c) => c.attrs.type);
+    t.same(offered, ['tls-exporter', 'tls-server-end-point'], 'channel bindings offered over STARTTLS (TLS 1.3)');
+    t.equal((await alice.authPlain('alice', 'alice-pw')).name, 'success');
+    await alice.open();
+    t.equal(await alice.bind('desk'), 'alice@localhost/desk');
+
+    const bob = await connectRaw(server.tlsPort, { directTls: true });
+    t.teardown(() => bob.destroy());
+    t.equal(await bob.login('bob', 'bob-pw', 'phone'), 'bob@localhost/phone', 'direct TLS login');
+
+    const body = `héllo 🐧 ${'x'.repeat(40_000)}`; // larger than one TLS record
+    bob.send(`<message to='alice@localhost/desk' type='chat' id='m1'><body>${body}</body></message>`);
+    const got = await alice.waitFor((el) => el.name === 'message' && el.attrs.id === 'm1');
+    t.equal(got.getChildText('body'), body, 'a message from the direct-TLS port to the STARTTLS port, intact');
+  });
+}
