@@ -23,6 +23,7 @@ export interface RunConfig {
   senders?: number;
   archive?: boolean;
   tlsGroups?: string;
+  tlsEngine?: string;
   /** muc: how new rooms were unlocked ('no-logging': waddle rooms not archived; see MucParams). */
   roomConfig?: string;
   warmupSec: number;
@@ -94,7 +95,7 @@ export function configLabel(r: RunRecord): string {
       : r.scenario === 'muc'
         ? `${c.rooms}×${c.occupants} occupants, ${c.senders} senders/room, ${pace}${c.archive ? ', archive' : ''}`
         : `K=${c.concurrency}`;
-  const groups = c.tlsGroups === undefined ? '' : `, groups ${c.tlsGroups}`;
+  const groups = `${c.tlsGroups === undefined ? '' : `, groups ${c.tlsGroups}`}${c.tlsEngine === undefined ? '' : `, ${c.tlsEngine} TLS`}`;
   return `${r.target} ${r.scenario} ${c.transport} ${c.mechanism}${groups}, ${c.workers}w, ${load}`;
 }
 

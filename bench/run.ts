@@ -38,6 +38,7 @@ const USAGE = `usage: npm run bench -- <direct|login|muc|idle|presence> [options
   --no-pin                 no pinning
   --cpu-prof DIR           run the server with --cpu-prof (profiles in DIR/run-N)
   --tls-groups G           waddle: [tls] groups, e.g. X25519:P-256 (default: OpenSSL's, X25519MLKEM768 first)
+  --tls-engine E           waddle: [tls] engine, lean or node (default: the server's, lean when built)
   --out FILE               also append the JSON lines to FILE
   --json                   print only the JSON lines (no Markdown)
   --quiet-wait S           before each run, wait up to S s for the machine to be idle (default 60; 0 = don't)
@@ -73,6 +74,7 @@ function opts(argv: string[]) {
       senders: { type: 'string', default: '5' },
       archive: { type: 'boolean', default: false },
       'tls-groups': { type: 'string' },
+      'tls-engine': { type: 'string' },
       warmup: { type: 'string', default: '3' },
       duration: { type: 'string', default: '15' },
       grace: { type: 'string', default: '2' },
@@ -183,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
   // Room archives are a waddle switch; the peers' configs keep theirs off (no muc_mam, no mod_mam).
   if (v.archive && target.name !== 'waddle') throw new Error('--archive applies to --target waddle only');
   if (v['tls-groups'] !== undefined && target.name !== 'waddle') throw new Error('--tls-groups applies to --target waddle only');
+  if (v['tls-engine'] !== undefined && target.name !== 'waddle') throw new Error('--tls-engine applies to --target waddle only');
   // waddle's rooms archive by default (room config `logging`), even with [archive] enabled = false: unless
   // --archive, their creators turn logging off, as the peers' rooms (no muc_mam / mod_mam) archive nothing.
   const roomConfig = target.name === 'waddle' && !v.archive ? 'no-logging' : 'instant';
@@ -217,6 +220,7 @@ async function main(argv: string[]): Promise<number> {
     // Recorded for muc always, elsewhere only when on (older records of other scenarios have no such field).
     ...(scenario === 'muc' || v.archive ? { archive: v.archive } : {}),
     ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
+    ...(v['tls-engine'] === undefined ? {} : { tlsEngine: v['tls-engine'] }),
     warmupSec: times.warmupMs / 1000,
     durationSec: times.durationMs / 1000,
     genThreads,
@@ -264,6 +268,7 @@ async function main(argv: string[]): Promise<number> {
         runId: String(run),
         archive: v.archive,
         ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
+        ...(v['tls-engine'] === undefined ? {} : { tlsEngine: v['tls-engine'] }),
       });
       log(`run ${run}/${runs}: server pid ${server.pid} up (c2s ${server.c2sPort}, tls ${server.tlsPort})`);
       let outcome: Awaited<ReturnType<typeof runGenerators>>;

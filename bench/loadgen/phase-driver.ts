@@ -112,6 +112,8 @@ export interface CommonOptions {
   logLevel: string;
   /** `[tls] groups` for the server (undefined: OpenSSL's default). */
   tlsGroups: string | undefined;
+  /** `[tls] engine` for the server (undefined: the server's default). */
+  tlsEngine: string | undefined;
 }
 
 export const COMMON_OPTIONS = {
@@ -131,6 +133,7 @@ export const COMMON_OPTIONS = {
   'quiet-wait': { type: 'string', default: '60' },
   'quiet-cores': { type: 'string', default: '0.3' },
   'tls-groups': { type: 'string' },
+  'tls-engine': { type: 'string' },
 } as const;
 
 export function num(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -174,6 +177,7 @@ export function commonOptions(v: Record<string, string | boolean | undefined>): 
     dataDir: v['data-dir'] as string | undefined,
     logLevel: (v['log-level'] as string | undefined) ?? 'warn',
     tlsGroups: v['tls-groups'] as string | undefined,
+    tlsEngine: v['tls-engine'] as string | undefined,
   };
 }
 
@@ -232,6 +236,7 @@ export async function withServers(
         logLevel: c.logLevel,
         runId: String(n),
         ...(c.tlsGroups === undefined ? {} : { tlsGroups: c.tlsGroups }),
+        ...(c.tlsEngine === undefined ? {} : { tlsEngine: c.tlsEngine }),
       });
       log(`run ${n}/${c.runs}: server pid ${server.pid}`);
       try {

@@ -36,6 +36,8 @@ export interface TargetOptions {
   archive?: boolean;
   /** waddle: `[tls] groups` (e.g. "X25519:P-256"); unset → OpenSSL's default list (X25519MLKEM768 first). */
   tlsGroups?: string;
+  /** waddle: `[tls] engine` ('lean' | 'node'); unset → the server's default ('auto': lean when built). */
+  tlsEngine?: string;
 }
 
 export interface RunningTarget {
@@ -115,7 +117,10 @@ function configToml(o: TargetOptions, ports: { c2s: number; tls: number; http: n
     '[archive]',
     `enabled = ${o.archive === true}`,
     '',
-    ...(o.tlsGroups === undefined ? [] : ['[tls]', `groups = ${JSON.stringify(o.tlsGroups)}`, '']),
+    '[tls]',
+    ...(o.tlsGroups === undefined ? [] : [`groups = ${JSON.stringify(o.tlsGroups)}`]),
+    ...(o.tlsEngine === undefined ? [] : [`engine = ${JSON.stringify(o.tlsEngine)}`]),
+    '',
   ].join('\n');
 }
 

@@ -26,7 +26,10 @@ export class EdgeListeners {
       direct = tls.createServer({ ...services.tlsCredentials, ...tlsGroups(services.config), ALPNProtocols: ['xmpp-client'] }, (socket) =>
         this.accept(new C2sConnection(socket, 'tls', services)),
       );
-      direct.on('tlsClientError', (err) => services.log.debug({ err }, 'TLS handshake failed'));
+      direct.on('tlsClientError', (err) => {
+        services.metrics.tlsHandshakes.inc({ engine: 'node', result: 'failed' });
+        services.log.debug({ err }, 'TLS handshake failed');
+      });
     }
     for (const [server, port] of [
       [plain, c2s.port],

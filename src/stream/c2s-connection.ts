@@ -77,6 +77,8 @@ export class C2sConnection implements ConnectionHandle {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000); // half-open TCP detection, alongside the idle ping in tick()
     this.attach(socket);
+    if (socket instanceof LeanTlsSocket) this.countHandshake(socket, 'lean');
+    else if (socket instanceof TLSSocket) services.metrics.tlsHandshakes.inc({ engine: 'node', result: 'ok' }); // tls.Server: done
     socket.on('close', () => this.onClosed());
     services.register(this);
     services.metrics.connections.inc({ transport });
@@ -209,6 +211,10 @@ export class C2sConnection implements ConnectionHandle {
     if (this.encrypted) return this.fail(new StreamError('policy-violation', 'TLS is already on'));
     const raw = this.socket as Socket;
     raw.removeAllListeners('data');
+    // RFC 6120 §5.4.3.3: a new stream starts over TLS. Reset now, from inside the parser's callback, so the
+    // rest of this plaintext chunk is dropped: bytes pipelined behind <starttls/> must never count as sent
+    // over TLS (the classic STARTTLS command injection).
+    this.parser.reset();
     this.flush();
     const lean = this.s.leanTls;
     if (lean !== null) {
@@ -231,13 +237,9 @@ export class C2sConnection implements ConnectionHandle {
   }
 
   private useTls(secure: TLSSocket | LeanTlsSocket, raw: Socket): void {
-    // RFC 6120 §5.4.3.3: a new stream starts over TLS. Not reset inside the parser's own callback (we are
-    // in one while handling <starttls/>): node:tls's socket exists only after <proceed/> went out, and the
-    // lean engine says 'secure' before it delivers the first decrypted byte.
-    if (secure instanceof LeanTlsSocket) secure.once('secure', () => this.parser.reset());
-    else this.parser.reset();
     this.socket = secure;
     this.attach(secure);
+    this.countHandshake(secure, secure instanceof LeanTlsSocket ? 'lean' : 'node');
     secure.on('error', (err: Error) => {
       this.log.debug({ err, conn: this.id }, 'TLS error');
       raw.destroy();
@@ -279,6 +281,16 @@ export class C2sConnection implements ConnectionHandle {
     const held = this.held;
     this.held = null;
     if (held) for (const el of held) this.onElement(el);
+  }
+
+  private countHandshake(secure: TLSSocket | LeanTlsSocket, engine: 'lean' | 'node'): void {
+    let settled = false;
+    const count = (result: 'ok' | 'failed') => {
+      if (!settled) this.s.metrics.tlsHandshakes.inc({ engine, result });
+      settled = true;
+    };
+    secure.once('secure', () => count('ok'));
+    secure.on('error', () => count('failed'));
   }
 
   /** The TLS channel's binding data (XEP-0440), computed once per TLS session. */

@@ -67,6 +67,8 @@ export interface ShardMetrics {
   streamErrors: Counter<'condition'>;
   /** xmpp_sasl_auth_total{mechanism,result} */
   authAttempts: Counter<'mechanism' | 'result'>;
+  /** xmpp_tls_handshakes_total{engine=lean|node,result=ok|failed}: client TLS handshakes. */
+  tlsHandshakes: Counter<'engine' | 'result'>;
   /** xmpp_mesh_ring_occupancy_bytes{to}: bytes waiting in this shard's outbound ring to `to`. */
   ringOccupancy: Gauge<'to'>;
   /** xmpp_mesh_frames_total{direction=sent|received} */
@@ -123,6 +125,12 @@ export function createShardMetrics(shard: number): ShardMetrics {
     registry,
     connections: new Gauge({ name: 'xmpp_c2s_connections', help: 'Open client connections', labelNames: ['transport'], registers }),
     sessions: new Gauge({ name: 'xmpp_sessions_bound', help: 'Bound sessions whose home is this shard', registers }),
+    tlsHandshakes: new Counter({
+      name: 'xmpp_tls_handshakes_total',
+      help: 'Client TLS handshakes by engine and result',
+      labelNames: ['engine', 'result'],
+      registers,
+    }),
     stanzasIn: new Counter({
       name: 'xmpp_stanzas_in_total',
       help: 'Stanzas received from clients',

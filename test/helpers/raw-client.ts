@@ -13,7 +13,8 @@ export interface RawClient {
   send(text: string): void;
   waitFor(pred: (el: Element) => boolean, timeoutMs?: number): Promise<Element>;
   open(): Promise<Element>; // sends a stream header, resolves with <stream:features/>
-  startTls(): Promise<void>;
+  /** `pipelined`: plaintext sent in the same write right behind <starttls/> (what an attacker injects). */
+  startTls(pipelined?: string): Promise<void>;
   authPlain(user: string, password: string): Promise<Element>;
   bind(resource?: string): Promise<string>;
   login(user: string, password: string, resource?: string): Promise<string>;
@@ -90,8 +91,8 @@ export async function connectRaw(port: number, opts: { directTls?: boolean } = {
       );
       return c.waitFor((el) => el.name === 'stream:features');
     },
-    async startTls() {
-      socket.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
+    async startTls(pipelined = '') {
+      socket.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>${pipelined}`);
       await c.waitFor((el) => el.name === 'proceed');
       const raw = socket;
       raw.removeAllListeners('data');

@@ -67,6 +67,8 @@ t.test('check validates config and certificate', async (t) => {
   const before = waddle(dir, ['check']);
   t.equal(before.code, 0, 'no certificate yet is fine');
   t.match(before.out, /will be generated/);
+  t.match(before.out, /tls engine: lean/, 'says which TLS engine the server will run');
+  t.match(waddle(dir, ['check'], '', { WADDLE_TLS_ENGINE: 'node' }).out, /tls engine: node:tls \(configured\)/);
   const server = await startServerProcess({ dataDir: dir, workers: 1 });
   await server.stop();
   const after = waddle(dir, ['check']);

@@ -38,5 +38,25 @@ for (const engine of ['lean', 'node'] as const) {
     bob.send(`<message to='alice@localhost/desk' type='chat' id='m1'><body>${body}</body></message>`);
     const got = await alice.waitFor((el) => el.name === 'message' && el.attrs.id === 'm1');
     t.equal(got.getChildText('body'), body, 'a message from the direct-TLS port to the STARTTLS port, intact');
+
+    // STARTTLS command injection: plaintext pipelined behind <starttls/> must be dropped, not read as if it
+    // had come over TLS (here a valid PLAIN login, which would leave the new stream authenticated).
+    const mallory = await connectRaw(server.c2sPort);
+    t.teardown(() => mallory.destroy());
+    await mallory.open();
+    const plain = Buffer.from('\0alice\0alice-pw').toString('base64');
+    await mallory.startTls(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`);
+    const afterTls = await mallory.open();
+    t.ok(afterTls.getChild('mechanisms', 'urn:ietf:params:xml:ns:xmpp-sasl'), 'the injected auth was ignored: SASL is offered');
+    t.notOk(afterTls.getChild('bind', 'urn:ietf:params:xml:ns:xmpp-bind'), 'and no resource binding');
+    t.notOk(mallory.elements.some((el) => el.name === 'success'), 'no <success/> for the injected auth');
+
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const handshakes = [...metrics.matchAll(new RegExp(`xmpp_tls_handshakes_total\\{engine="${engine}",result="ok"[^}]*\\} (\\d+)`, 'g'))];
+    t.equal(
+      handshakes.reduce((sum, m) => sum + Number(m[1]), 0),
+      3,
+      'every handshake counted, under this engine',
+    );
   });
 }
