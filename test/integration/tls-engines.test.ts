@@ -49,7 +49,10 @@ for (const engine of ['lean', 'node'] as const) {
     const afterTls = await mallory.open();
     t.ok(afterTls.getChild('mechanisms', 'urn:ietf:params:xml:ns:xmpp-sasl'), 'the injected auth was ignored: SASL is offered');
     t.notOk(afterTls.getChild('bind', 'urn:ietf:params:xml:ns:xmpp-bind'), 'and no resource binding');
-    t.notOk(mallory.elements.some((el) => el.name === 'success'), 'no <success/> for the injected auth');
+    t.notOk(
+      mallory.elements.some((el) => el.name === 'success'),
+      'no <success/> for the injected auth',
+    );
 
     const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     const handshakes = [...metrics.matchAll(new RegExp(`xmpp_tls_handshakes_total\\{engine="${engine}",result="ok"[^}]*\\} (\\d+)`, 'g'))];

@@ -544,6 +544,16 @@ static napi_value status_fn(napi_env env, napi_callback_info info) {
   return v;
 }
 
+// Runs on the worker's own thread when its env goes away (a shard stopped or restarted): the scratch
+// buffers are that thread's, so they are freed here rather than leaked with the thread.
+static void free_thread_scratch(void *arg) {
+  (void)arg;
+  free(out_scratch.data);
+  free(plain_scratch.data);
+  out_scratch = (Scratch){0};
+  plain_scratch = (Scratch){0};
+}
+
 static void free_instance(napi_env env, void *data, void *hint) {
   (void)hint;
   Instance *inst = data;
@@ -564,6 +574,7 @@ NAPI_MODULE_INIT() {
   }
   inst->status = mem;
   napi_set_instance_data(env, inst, free_instance, NULL);
+  napi_add_env_cleanup_hook(env, free_thread_scratch, NULL);
   const struct {
     const char *name;
     napi_callback fn;
