@@ -35,6 +35,30 @@ export function newXmppJs(opts: { port: number; username: string; password: stri
   return xmpp;
 }
 
+/**
+ * `xmpp.start()` without an xmpp.js race: its Connection.open() writes the stream header, awaits the write's
+ * callback and only then listens for 'open'. A server that answers before that callback runs (loopback, and
+ * more often the faster the server) makes 'open' fire with nobody listening: the client still logs in
+ * (status 'online') but start() waits for the lost event until its timeout. Seen with both TLS engines
+ * (a repro: one hang in ~5 direct-TLS logins). So this resolves at 'online', and fails with start()'s error
+ * only when that comes first.
+ */
+export function startXmppJs(xmpp: XmppClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let online = false;
+    xmpp.once('online', () => {
+      online = true;
+      resolve();
+    });
+    xmpp.start().then(
+      () => resolve(),
+      (err: unknown) => {
+        if (!online) reject(err);
+      },
+    );
+  });
+}
+
 /** Two users whose bare JIDs are homed on different shards, so everything between them crosses the rings. */
 export function usersOnDifferentShards(placement: { shardOf(jid: string): number }): [string, string] {
   const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
@@ -72,7 +96,7 @@ export async function connectXmppJs(opts: {
       }
     }
   });
-  await xmpp.start();
+  await startXmppJs(xmpp);
   const jid = String(xmpp.jid);
   return {
     xmpp,

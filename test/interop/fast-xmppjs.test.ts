@@ -3,7 +3,7 @@
 import { xml } from '@xmpp/client';
 import t from 'tap';
 import { addUser, startServerProcess } from '../helpers/server.ts';
-import { newXmppJs } from '../helpers/xmpp-client.ts';
+import { newXmppJs, startXmppJs } from '../helpers/xmpp-client.ts';
 
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
 
@@ -23,7 +23,7 @@ t.test('FAST token login after a password login', async (t) => {
   type Token = { token: string; mechanism: string; expiry: string };
   const fast = (alice as unknown as { fast: { fetch(): Promise<Token | undefined>; save(t: Token): Promise<void> } }).fast;
 
-  await alice.start();
+  await startXmppJs(alice);
   const token = await fast.fetch();
   t.ok(token?.token, 'the password login returned a FAST token');
   t.equal(token?.mechanism, 'HT-SHA-256-NONE', 'bound to the HT mechanism xmpp.js chose');
@@ -32,7 +32,7 @@ t.test('FAST token login after a password login', async (t) => {
   const first = String(alice.jid);
   await alice.stop();
 
-  await alice.start();
+  await startXmppJs(alice);
   t.equal(await authCount(server.httpPort, 'HT-SHA-256-NONE'), 1, 'second login used the token');
   t.equal(await authCount(server.httpPort, 'SCRAM-SHA-1'), 1, 'and not the password');
   t.equal(String(alice.jid), first, 'Bind2 gave the same device the same resource');
@@ -45,7 +45,7 @@ t.test('FAST token login after a password login', async (t) => {
   const again = newXmppJs({ port: server.c2sPort, username: 'alice', password: 'pw', resource: 'phone' });
   const againFast = (again as unknown as { fast: typeof fast }).fast;
   await againFast.save({ ...(token as Token), token: 'secret-token:fast-forged' });
-  await again.start();
+  await startXmppJs(again);
   t.equal(await authCount(server.httpPort, 'SCRAM-SHA-1'), 2, 'a forged token is refused and the password is used');
   const fresh = await againFast.fetch();
   t.ok(fresh?.token && fresh.token !== 'secret-token:fast-forged' && fresh.token !== token?.token, 'and a fresh token is issued');

@@ -6,7 +6,7 @@ import t from 'tap';
 import type { Element } from '../../src/xmpp/xml.ts';
 import { connectRaw } from '../helpers/raw-client.ts';
 import { addUser, startServerProcess } from '../helpers/server.ts';
-import { newXmppJs } from '../helpers/xmpp-client.ts';
+import { newXmppJs, startXmppJs } from '../helpers/xmpp-client.ts';
 
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
 
@@ -23,7 +23,7 @@ t.test('xmpp.js resumes after an abrupt drop without losing or duplicating messa
     if (el.name === 'message' && el.getChildText('body')) bodies.push(String(el.getChildText('body')));
   });
   const online = new Promise<void>((resolve) => alice.once('online', () => resolve()));
-  await alice.start();
+  await startXmppJs(alice);
   await online;
   t.teardown(async () => {
     alice.reconnect.stop();
