@@ -174,6 +174,9 @@ export class StreamParser {
       if (this.epoch !== epoch || this.dead) return;
       this.windowDone(tok);
     }
+    // What was not consumed is in the tokenizer's carry; the chunk itself need not outlive this call (an
+    // idle connection would otherwise keep its last chunk, up to a whole socket read, alive).
+    this.tok.buf = '';
   }
 
   private bytes(a: number, b: number): number {

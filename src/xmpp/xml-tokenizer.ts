@@ -107,6 +107,13 @@ class Pieces {
   }
 }
 
+/**
+ * Recently seen attribute names, see setAttr. One table per thread, not per tokenizer: it only makes equal
+ * names the same string, and a table per tokenizer cost every open connection (and every parsed ring frame)
+ * 528 bytes.
+ */
+const RECENT_NAMES: string[] = new Array<string>(64).fill('');
+
 export class XmlTokenizer {
   /** Set by the sink: true inside an element whose text is kept; false where only whitespace may appear. */
   keepText = false;
@@ -131,7 +138,6 @@ export class XmlTokenizer {
   private readonly value = new Pieces();
   private nextLt = -1; // cached index of the next '<' and '&' (the buffer length if none): each buffer is searched once
   private nextAmp = -1;
-  private readonly names: string[] = new Array<string>(64).fill(''); // recent attribute names, see setAttr
 
   constructor(sink: TokenSink) {
     this.sink = sink;
@@ -292,9 +298,9 @@ export class XmlTokenizer {
     let name = this.attrName;
     // Reuse the previous string of the same shape: property stores are much cheaper with an already-seen key.
     const slot = (name.length * 7 + name.charCodeAt(0)) & 63;
-    const seen = this.names[slot];
+    const seen = RECENT_NAMES[slot];
     if (seen === name) name = seen;
-    else this.names[slot] = name;
+    else RECENT_NAMES[slot] = name;
     // XML 1.0 §3.1 WFC Unique Att Spec. hasOwn only when needed: a plain {} inherits names like 'constructor'.
     if (attrs[name] !== undefined && Object.hasOwn(attrs, name)) throw notWellFormed('duplicate attribute');
     // '__proto__' is a legal XML name that plain assignment would swallow.
