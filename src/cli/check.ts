@@ -41,7 +41,7 @@ function checkTlsEngine(config: Config): boolean {
     console.log('tls engine: lean (src/tls/lean addon loaded)');
     return true;
   }
-  const why = `the lean TLS addon is not built (${leanTlsLoadError()}); run npm ci or npm run build:native`;
+  const why = `${leanTlsLoadError()}; run npm ci or npm run build:native`;
   if (wanted === 'lean') {
     console.error(`tls engine: [tls] engine = "lean", but ${why}`);
     return false;

@@ -4,11 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import net from 'node:net';
+import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { createPrimaryMetrics } from '../telemetry/metrics.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { ensureCertificate } from '../tls/certs.ts';
+import { leanTls, leanTlsLoadError } from '../tls/lean/index.ts';
 import { createMeshInit } from '../transport/sab-mesh.ts';
 import { adminToken, removeAdminEndpoint, writeAdminEndpoint } from '../cli/admin-client.ts';
 import { Placement } from '../shard/placement.ts';
@@ -23,6 +25,10 @@ export interface RunningServer {
 export async function startServer(input: Config): Promise<RunningServer> {
   const tracing = startTracing({ serviceName: input.telemetry.serviceName, otlpEndpoint: input.telemetry.otlpEndpoint, thread: 'primary' });
   const log = createLogger({ level: input.log.level, shard: 'primary' });
+  // Checked here, before any worker starts: a shard that cannot build its TLS contexts would only be
+  // restarted again and again by the supervisor.
+  if (input.tls.engine === 'lean' && leanTls() === null)
+    throw new ConfigError([`tls.engine: "lean", but ${leanTlsLoadError()}; run npm ci or npm run build:native, or choose "auto"`]);
   // Port 0 means "any free port" (tests): pick it here so every shard listens on the same one.
   const [c2sPort, tlsPort, httpPort] = await concretePorts([
     [input.c2s.host, input.c2s.port],

@@ -18,7 +18,7 @@ export function resolveTlsEngine(config: Config, credentials: { key: string; cer
   const wanted = config.tls.engine;
   if (wanted === 'node') return { engine: 'node', why: 'configured' };
   if (leanTls() === null) {
-    const why = `the lean TLS addon is not built (${leanTlsLoadError()}); run npm ci or npm run build:native`;
+    const why = `${leanTlsLoadError()}; run npm ci or npm run build:native`;
     if (wanted === 'lean') throw new Error(`[tls] engine = "lean": ${why}`);
     return { engine: 'node', why };
   }

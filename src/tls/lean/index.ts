@@ -46,7 +46,7 @@ export function leanTls(): LeanTlsBinding | null {
     status = binding.status();
   } catch (err) {
     binding = null;
-    loadError = (err as Error).message;
+    loadError = `the lean TLS addon is not built (${(err as Error).message.split('\n')[0]})`;
   }
   return binding;
 }
@@ -76,7 +76,7 @@ export class LeanTlsContext {
 
   constructor(options: LeanTlsOptions) {
     const addon = leanTls();
-    if (addon === null) throw new Error(`the lean TLS engine is not built: ${loadError}`);
+    if (addon === null) throw new Error(loadError ?? 'the lean TLS addon did not load');
     this.addon = addon;
     this.handle = addon.createContext(options.key, options.cert, TLS12_CIPHERS, options.groups, options.alpnXmppClient);
   }
