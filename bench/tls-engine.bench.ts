@@ -121,8 +121,12 @@ const end = Date.now() + SECONDS * 1000;
 let rounds = 0;
 while (Date.now() < end || rounds < 2) {
   for (const engine of ['lean', 'node'] as const) {
-    for (const direction of ['send', 'receive'] as const)
-      (results[`${engine} ${direction}`] ??= []).push(await round(pairs[engine], direction));
+    for (const direction of ['send', 'receive'] as const) {
+      const key = `${engine} ${direction}`;
+      const list = results[key] ?? [];
+      results[key] = list;
+      list.push(await round(pairs[engine], direction));
+    }
   }
   rounds++;
 }
