@@ -135,6 +135,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       // RFC 6120 §13.12 item 4: servers MUST accept stanzas of at least 10,000 bytes.
       maxStanzaBytes: r.get('c2s.max_stanza_bytes', checkInt(10_000, 16 * 1024 * 1024), DEFAULTS.c2s.maxStanzaBytes),
       idleTimeoutSec: r.get('c2s.idle_timeout', checkInt(1, 86_400), DEFAULTS.c2s.idleTimeoutSec),
+      moveToHome: r.get('c2s.move_to_home', checkBool, DEFAULTS.c2s.moveToHome, [['WADDLE_C2S_MOVE_TO_HOME', envBool]]),
     },
     http: {
       host: r.get('http.host', checkNonEmpty, wildcard),

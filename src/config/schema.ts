@@ -31,6 +31,11 @@ export interface Config {
     /** RFC 6120 §13.12: a server MUST accept stanzas of at least 10,000 bytes. */
     maxStanzaBytes: number;
     idleTimeoutSec: number;
+    /**
+     * Move a bound connection to its session's home shard (socket and TLS state), so its stanzas stop
+     * crossing a ring twice. Needs the lean TLS addon (node:tls connections stay where they are).
+     */
+    moveToHome: boolean;
   };
   http: { host: string; port: number };
   /**
@@ -88,7 +93,7 @@ export type TlsEngine = 'auto' | 'lean' | 'node';
 export const DEFAULTS = {
   domain: 'localhost',
   dataDir: './data',
-  c2s: { port: 5222, tlsPort: 5223, requireTls: true, maxStanzaBytes: 262_144, idleTimeoutSec: 300 },
+  c2s: { port: 5222, tlsPort: 5223, requireTls: true, maxStanzaBytes: 262_144, idleTimeoutSec: 300, moveToHome: true },
   http: { port: 5280 },
   tls: { engine: 'auto' },
   registration: false,

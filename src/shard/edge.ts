@@ -53,7 +53,8 @@ export class EdgeListeners {
     this.sweep.unref();
   }
 
-  private accept(conn: ConnectionHandle): void {
+  /** A connection accepted here or moved in from another shard. */
+  accept(conn: ConnectionHandle): void {
     if (this.paused) conn.pause();
   }
 

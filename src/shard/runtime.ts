@@ -18,6 +18,8 @@ import { serverEndPointOf } from '../stream/sasl/channel-binding.ts';
 import { parseElement } from '../xmpp/stream-parser.ts';
 import { type Element, serialize } from '../xmpp/xml.ts';
 import type { LeanTlsContexts } from '../tls/engine.ts';
+import { C2sConnection } from '../stream/c2s-connection.ts';
+import { type MovedConnection, dropMovedConnection, openMovedSocket } from '../stream/connection-move.ts';
 import { EdgeListeners } from './edge.ts';
 import { type BindRequest, HomeSessions } from './home.ts';
 import { setupModules } from './module-context.ts';
@@ -55,6 +57,12 @@ export class ShardRuntime {
   private readonly timers: NodeJS.Timeout[] = [];
   /** The histogram child for mesh hops, looked up once: `observe(labels, v)` hashes the labels on every call. */
   private readonly meshLatency: { observe(seconds: number): void };
+  /**
+   * Connections moving here from their edge (src/stream/connection-move.ts), by moveKey: the writes and
+   * the close meant for them, held from our MoveAnswer until their MoveIn (or SessionEnd) arrives.
+   */
+  private readonly movesIn = new Map<number, { held: string[]; close: [string, string | undefined] | null }>();
+  private services: EdgeServices | undefined;
 
   constructor(o: ShardOptions) {
     this.o = o;
@@ -85,10 +93,13 @@ export class ShardRuntime {
       },
       writeToConnection: (edge, connId, xml) => {
         if (edge === this.id) this.edge.connections.get(connId)?.write(xml);
+        else if (this.movesIn.size > 0 && this.movesIn.get(moveKey(edge, connId))?.held.push(xml)) return;
         else this.send(edge, encodeEnvelope(FrameKind.ToConnection, this.id, connId, 0, xml));
       },
       closeConnection: (edge, connId, condition, text) => {
+        const moving = edge === this.id ? undefined : this.movesIn.get(moveKey(edge, connId));
         if (edge === this.id) this.edge.connections.get(connId)?.close(condition, text);
+        else if (moving) moving.close ??= [condition, text];
         else this.send(edge, encodeEnvelope(FrameKind.CloseConnection, this.id, connId, 0, text ? `${condition} ${text}` : condition));
       },
     });
@@ -135,6 +146,43 @@ export class ShardRuntime {
     await this.edge.listen(this.edgeServices());
   }
 
+  /** Step 2 of a move: hold the connection's writes here from now on, if its session is still live. */
+  private onMoveOffer(from: ShardId, connId: number): void {
+    const session = this.sessions.byConnection(from, connId);
+    const accepted = session !== undefined && !session.closed && !session.detached;
+    if (accepted) this.movesIn.set(moveKey(from, connId), { held: [], close: null });
+    else this.o.metrics.connectionMoves.inc({ result: 'refused' });
+    this.send(from, encodeEnvelope(FrameKind.MoveAnswer, this.id, connId, accepted ? 1 : 0, ''));
+  }
+
+  /** Step 4: the connection arrives; it continues here with what was held for it. */
+  private onMoveIn(from: ShardId, connId: number, moved: MovedConnection): void {
+    const hold = this.movesIn.get(moveKey(from, connId));
+    this.movesIn.delete(moveKey(from, connId));
+    const session = this.sessions.byConnection(from, connId);
+    if (hold === undefined || session === undefined || session.closed) {
+      dropMovedConnection(moved);
+      this.o.metrics.connectionMoves.inc({ result: 'aborted' });
+      return;
+    }
+    let conn: C2sConnection;
+    try {
+      conn = new C2sConnection(openMovedSocket(moved), moved.transport, this.edgeServices(), moved);
+    } catch (err) {
+      this.o.log.error({ err, jid: session.full, from }, 'a moved connection could not be opened');
+      this.o.metrics.connectionMoves.inc({ result: 'aborted' });
+      this.home.connectionEnded(from, connId, false);
+      return;
+    }
+    this.edge.accept(conn);
+    this.home.reattach(session, this.id, conn.id);
+    this.o.metrics.connectionMoves.inc({ result: 'moved' });
+    this.o.log.debug({ jid: session.full, from, conn: conn.id }, 'connection moved to its home shard');
+    for (const xml of hold.held) conn.write(xml);
+    if (hold.close) conn.close(hold.close[0], hold.close[1]);
+    else conn.injectMovedInput(Buffer.from(moved.pending, 'base64'));
+  }
+
   /** Starts draining the rings (separate from listening so in-process tests can skip sockets). */
   startMesh(): void {
     this.o.mesh.start({
@@ -160,6 +208,7 @@ export class ShardRuntime {
 
   /** Another shard crashed: its connections are gone, so are the sessions they carried. */
   peerLost(peer: ShardId): void {
+    for (const key of [...this.movesIn.keys()]) if (key % MAX_SHARDS === peer) this.movesIn.delete(key);
     this.home.edgeLost(peer);
     // Sessions homed on the lost shard lost their state with it: their clients must reconnect.
     for (const conn of [...this.edge.connections.values()]) {
@@ -233,7 +282,18 @@ export class ShardRuntime {
         this.home.fromConnection(from, env.a, parseElement(env.payload));
         return;
       case FrameKind.SessionEnd:
+        // A connection that died while moving here: nothing will arrive, the session ends as usual.
+        if (this.movesIn.delete(moveKey(from, env.a))) this.o.metrics.connectionMoves.inc({ result: 'aborted' });
         this.home.connectionEnded(from, env.a, env.b === 1);
+        return;
+      case FrameKind.MoveOffer:
+        this.onMoveOffer(from, env.a);
+        return;
+      case FrameKind.MoveAnswer:
+        this.edge.connections.get(env.a)?.moveAnswered(env.b === 1);
+        return;
+      case FrameKind.MoveIn:
+        this.onMoveIn(from, env.a, JSON.parse(env.payload) as MovedConnection);
         return;
       case FrameKind.CloseConnection: {
         const space = env.payload.indexOf(' ');
@@ -263,6 +323,11 @@ export class ShardRuntime {
   }
 
   private edgeServices(): EdgeServices {
+    this.services ??= this.makeEdgeServices();
+    return this.services;
+  }
+
+  private makeEdgeServices(): EdgeServices {
     const { o } = this;
     return {
       shard: this.id,
@@ -288,11 +353,25 @@ export class ShardRuntime {
         if (home === this.id) this.home.connectionEnded(this.id, connId, clean);
         else this.send(home, encodeEnvelope(FrameKind.SessionEnd, this.id, connId, clean ? 1 : 0, ''));
       },
+      moveOffer: (home, connId) => this.send(home, encodeEnvelope(FrameKind.MoveOffer, this.id, connId, 0, '')),
+      moveIn: (home, connId, moved) => {
+        if (!this.send(home, encodeEnvelope(FrameKind.MoveIn, this.id, connId, 0, JSON.stringify(moved)))) {
+          dropMovedConnection(moved);
+          this.send(home, encodeEnvelope(FrameKind.SessionEnd, this.id, connId, 0, ''));
+        }
+      },
       nextConnectionId: () => this.nextConnId++,
       register: (conn: ConnectionHandle) => this.edge.connections.set(conn.id, conn),
       unregister: (conn: ConnectionHandle) => this.edge.connections.delete(conn.id),
     };
   }
+}
+
+/** Shard ids are below this (config: at most 256 workers), so a key is unique per (edge, connection). */
+const MAX_SHARDS = 256;
+
+function moveKey(edge: ShardId, connId: number): number {
+  return connId * MAX_SHARDS + edge;
 }
 
 /** Microseconds on the shared wall clock, mod 2^32 (wraps every ~71 min; differences stay right). */

@@ -1,9 +1,9 @@
 // RFC 6120 client-to-server stream on the edge shard: header, STARTTLS (§5), SASL (§6), resource
 // binding (§7), then forwarding of stanzas to the session's home shard. The connection holds no
 // session state (presence, roster): that belongs to the home shard.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { LeanTlsSocket } from '../tls/lean/index.ts';
+import { LeanTlsSocket, duplicateSocketFd, leanTls } from '../tls/lean/index.ts';
 import { getTracer } from '../telemetry/tracing.ts';
 import { StreamError } from '../xmpp/errors.ts';
 import { normalizeLocal } from '../xmpp/jid.ts';
@@ -16,6 +16,7 @@ import { type ChannelBinding, offeredMechanisms, SaslNegotiation } from './sasl-
 import { availableChannelBindings, channelBindingData } from './sasl/channel-binding.ts';
 import { Sasl2Flow, sasl2Feature } from './sasl2-flow.ts';
 import { handlePreAuthRegister } from './pre-auth-register.ts';
+import { type MovedConnection, type MovedStream, readBuffered, stopReading } from './connection-move.ts';
 
 const PRE_AUTH_TIMEOUT_MS = 60_000;
 /** How long an idle client has to answer the server's ping (shorter if the idle timeout is shorter). */
@@ -30,6 +31,9 @@ const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
 const MAX_HELD = 1000;
 
 export type Transport = 'tcp' | 'tls';
+
+/** How long a moving connection may take to flush its output before the move gives up. */
+const MOVE_FLUSH_TIMEOUT_MS = 10_000;
 
 export class C2sConnection implements ConnectionHandle {
   readonly id: number;
@@ -58,8 +62,16 @@ export class C2sConnection implements ConnectionHandle {
   /** Text written during this turn, not yet handed to the socket (see send). */
   private unsent = '';
   private streamId = '';
+  /**
+   * Moving to the session's home shard (`c2s.move_to_home`, see connection-move.ts): 'wanted' once bound
+   * elsewhere, 'offered' when reading stopped between two stanzas and the home was asked, 'gone' after.
+   */
+  private move: 'no' | 'wanted' | 'offered' | 'gone' = 'no';
+  /** Inside the socket's data handler (the parser is mid-chunk, so not at a boundary to move from). */
+  private inData = false;
 
-  constructor(socket: ClientSocket, transport: Transport, services: EdgeServices) {
+  /** `moved`: the stream continues here after another shard's connection moved (MoveIn); else a new one. */
+  constructor(socket: ClientSocket, transport: Transport, services: EdgeServices, moved?: MovedStream) {
     this.s = services;
     this.id = services.nextConnectionId();
     this.socket = socket;
@@ -77,11 +89,24 @@ export class C2sConnection implements ConnectionHandle {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000); // half-open TCP detection, alongside the idle ping in tick()
     this.attach(socket);
-    if (socket instanceof LeanTlsSocket) this.countHandshake(socket, 'lean');
+    if (moved) {
+      this.encrypted = moved.encrypted;
+      this.headerSent = true;
+      this.username = moved.username;
+      this.bound = { full: moved.full, home: services.shard };
+      this.streamId = moved.streamId;
+      this.lastActivity = moved.lastActivity;
+      this.parser.continueStream(moved.root.name, moved.root.attrs);
+    } else if (socket instanceof LeanTlsSocket) this.countHandshake(socket, 'lean');
     else if (socket instanceof TLSSocket) services.metrics.tlsHandshakes.inc({ engine: 'node', result: 'ok' }); // tls.Server: done
     socket.on('close', () => this.onClosed());
     services.register(this);
-    services.metrics.connections.inc({ transport });
+    services.metrics.connections.inc({ transport: this.transportLabel() });
+  }
+
+  /** The connections gauge's label: STARTTLS connections count apart from direct TLS. */
+  private transportLabel(): 'tcp' | 'tls' | 'starttls' {
+    return this.encrypted && this.transport === 'tcp' ? 'starttls' : this.transport;
   }
 
   get home(): number | undefined {
@@ -93,12 +118,18 @@ export class C2sConnection implements ConnectionHandle {
   }
 
   private attach(socket: ClientSocket): void {
-    socket.on('data', (chunk: Buffer) => {
-      this.lastActivity = Date.now();
-      this.pingSentAt = 0;
-      this.parser.write(chunk);
-    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err, conn: this.id }, 'socket error'));
+  }
+
+  /** Bytes from the socket (plaintext: TLS is below). */
+  onData(chunk: Buffer): void {
+    this.lastActivity = Date.now();
+    this.pingSentAt = 0;
+    this.inData = true;
+    this.parser.write(chunk);
+    this.inData = false;
+    if (this.move === 'wanted') this.offerMove();
   }
 
   write(text: string): void {
@@ -331,6 +362,7 @@ export class C2sConnection implements ConnectionHandle {
               this.s.log.info({ jid: bound.full, conn: this.id, home: bound.home, tls: this.encrypted, sasl2: true }, 'session bound');
             }
             this.releaseInput();
+            this.wantMove();
           },
         },
         { encrypted: this.encrypted, channelBinding: this.channelBinding() },
@@ -370,6 +402,7 @@ export class C2sConnection implements ConnectionHandle {
     this.s.log.info({ jid: answer.full, conn: this.id, home: answer.home, tls: this.encrypted }, 'session bound');
     this.writeElement(xml('iq', { type: 'result', id }, xml('bind', { xmlns: NS.BIND }, xml('jid', {}, answer.full))));
     this.releaseInput();
+    this.wantMove();
   }
 
   /** XEP-0198 §5: resumes a detached session (kept by its home shard) on this connection. */
@@ -401,6 +434,7 @@ export class C2sConnection implements ConnectionHandle {
     this.bound = { full: answer.full, home: answer.home };
     this.s.log.info({ jid: answer.full, conn: this.id, home: answer.home }, 'session resumed');
     this.releaseInput();
+    this.wantMove();
   }
 
   private forward(el: Element): void {
@@ -415,16 +449,99 @@ export class C2sConnection implements ConnectionHandle {
     this.s.sessionIn(bound.home, this.id, el);
   }
 
+  // ---- Moving to the home shard (connection-move.ts has the protocol) ----
+
+  /** The plain socket under this connection, if this connection can move (node:tls state cannot). */
+  private movableSocket(): Socket | null {
+    if (this.socket instanceof LeanTlsSocket) return this.socket.raw;
+    return this.socket instanceof Socket && !(this.socket instanceof TLSSocket) ? this.socket : null;
+  }
+
+  private wantMove(): void {
+    const bound = this.bound;
+    if (bound === null || bound.home === this.s.shard || this.move !== 'no' || !this.s.config.c2s.moveToHome) return;
+    if (this.movableSocket() === null || leanTls() === null) return; // the descriptor is duplicated by the addon
+    this.move = 'wanted';
+    this.offerMove();
+  }
+
+  /** Stops reading and asks the home to take the connection, once the parser is between stanzas. */
+  private offerMove(): void {
+    const raw = this.movableSocket();
+    if (this.inData || this.closing || this.held !== null || raw === null || !this.parser.atBoundary()) return;
+    stopReading(raw);
+    this.move = 'offered';
+    this.s.moveOffer((this.bound as BindResult).home, this.id);
+  }
+
+  /** The home's answer to our offer: it now holds our writes (accepted), or the connection stays here. */
+  moveAnswered(accepted: boolean): void {
+    if (this.move !== 'offered' || this.closing) return;
+    if (!accepted) {
+      this.move = 'no';
+      this.socket.resume();
+      return;
+    }
+    this.flush();
+    this.handOver().catch((err) => this.internalError(err));
+  }
+
+  private async handOver(): Promise<void> {
+    const raw = this.movableSocket() as Socket;
+    // Everything written so far must be in the kernel before the descriptor changes hands.
+    const deadline = Date.now() + MOVE_FLUSH_TIMEOUT_MS;
+    while (raw.writableLength > 0 && !raw.destroyed && !this.closing) {
+      if (Date.now() > deadline) return this.fail(new StreamError('connection-timeout', 'the client is not reading'));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    if (this.closing || raw.destroyed) return; // onClosed told the home
+    const fd = duplicateSocketFd(raw);
+    if (fd < 0) return this.internalError(new Error('cannot duplicate the socket descriptor'));
+    const tls = this.socket instanceof LeanTlsSocket ? this.socket.detachTls() : null;
+    const pending = readBuffered(raw);
+    const root = this.parser.streamRoot() as MovedStream['root'];
+    const bound = this.bound as BindResult;
+    const moved: MovedConnection = {
+      fd,
+      tls: tls === null ? null : tls.toString(),
+      pending: pending === null ? '' : pending.toString('base64'),
+      transport: this.transport,
+      encrypted: this.encrypted,
+      username: this.username as string,
+      full: bound.full,
+      streamId: this.streamId,
+      root,
+      lastActivity: this.lastActivity,
+    };
+    // Forget the connection here, silently: no SessionEnd, the home goes on with it.
+    this.move = 'gone';
+    this.closing = true;
+    this.parser.end();
+    raw.removeAllListeners();
+    raw.on('error', () => {});
+    raw.destroy(); // closes this thread's descriptor only; the duplicate keeps the connection open
+    this.s.unregister(this);
+    this.s.metrics.connections.dec({ transport: this.transportLabel() });
+    this.s.moveIn(bound.home, this.id, moved);
+  }
+
+  /** Bytes this connection's previous shard had read but not parsed; fed before anything newly read. */
+  injectMovedInput(pending: Buffer): void {
+    if (pending.length === 0) return;
+    if (this.socket instanceof LeanTlsSocket) this.socket.feedCiphertext(pending);
+    else this.onData(pending);
+  }
+
   pause(): void {
     this.socket.pause();
   }
 
   resume(): void {
-    if (!this.closing) this.socket.resume();
+    if (!this.closing && this.move !== 'offered') this.socket.resume();
   }
 
   tick(now: number): void {
-    if (this.closing) return;
+    if (this.closing || this.move === 'offered') return;
     if (!this.bound) {
       if (now - this.openedAt > PRE_AUTH_TIMEOUT_MS) this.fail(new StreamError('connection-timeout', 'authentication took too long'));
       return;
@@ -476,10 +593,11 @@ export class C2sConnection implements ConnectionHandle {
   private onClosed(): void {
     // Clean: either side closed the stream before the socket went. Otherwise the connection dropped,
     // and a session with XEP-0198 resumption enabled waits for the client to come back.
+    if (this.move === 'gone') return;
     const clean = this.closing;
     this.closing = true;
     this.s.unregister(this);
-    this.s.metrics.connections.dec({ transport: this.encrypted && this.transport === 'tcp' ? 'starttls' : this.transport });
+    this.s.metrics.connections.dec({ transport: this.transportLabel() });
     if (this.bound) this.s.sessionEnd(this.bound.home, this.id, clean);
   }
 }

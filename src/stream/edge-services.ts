@@ -40,6 +40,10 @@ export interface EdgeServices {
   sessionIn(home: ShardId, connId: number, stanza: Element): void;
   /** Tells the home shard that a bound connection is gone; `clean` if the stream was closed, not dropped. */
   sessionEnd(home: ShardId, connId: number, clean: boolean): void;
+  /** Offers bound connection `connId` to its home shard (connection-move.ts, step 1). */
+  moveOffer(home: ShardId, connId: number): void;
+  /** Hands connection `connId` over to its home shard (step 3); this shard has forgotten it. */
+  moveIn(home: ShardId, connId: number, moved: import('./connection-move.ts').MovedConnection): void;
   /** Allocates a connection id, unique on this shard. */
   nextConnectionId(): number;
   register(conn: ConnectionHandle): void;
@@ -55,6 +59,8 @@ export interface ConnectionHandle {
   /** Stops and restarts reading from the socket (mesh backpressure). */
   pause(): void;
   resume(): void;
+  /** The home's answer to this connection's move offer (connection-move.ts, step 2). */
+  moveAnswered(accepted: boolean): void;
   /** Called by the shard's sweep every few seconds (idle detection). */
   tick(now: number): void;
 }

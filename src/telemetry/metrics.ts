@@ -69,6 +69,8 @@ export interface ShardMetrics {
   authAttempts: Counter<'mechanism' | 'result'>;
   /** xmpp_tls_handshakes_total{engine=lean|node,result=ok|failed}: client TLS handshakes. */
   tlsHandshakes: Counter<'engine' | 'result'>;
+  /** xmpp_c2s_moves_total{result}: bound connections moved to their home shard (moved|refused|aborted). */
+  connectionMoves: Counter<'result'>;
   /** xmpp_mesh_ring_occupancy_bytes{to}: bytes waiting in this shard's outbound ring to `to`. */
   ringOccupancy: Gauge<'to'>;
   /** xmpp_mesh_frames_total{direction=sent|received} */
@@ -125,6 +127,12 @@ export function createShardMetrics(shard: number): ShardMetrics {
     registry,
     connections: new Gauge({ name: 'xmpp_c2s_connections', help: 'Open client connections', labelNames: ['transport'], registers }),
     sessions: new Gauge({ name: 'xmpp_sessions_bound', help: 'Bound sessions whose home is this shard', registers }),
+    connectionMoves: new Counter({
+      name: 'xmpp_c2s_moves_total',
+      help: 'Bound client connections moved from the shard that accepted them to their session home shard, by result',
+      labelNames: ['result'],
+      registers,
+    }),
     tlsHandshakes: new Counter({
       name: 'xmpp_tls_handshakes_total',
       help: 'Client TLS handshakes by engine and result',

@@ -24,6 +24,12 @@ export const FrameKind = {
   SessionEnd: 7,
   /** A stanza for several local users (XEP-0045 fan-out): payload = recipients joined by '\n', a blank line, the XML. */
   Fanout: 8,
+  /** The edge's bound connection `a` is ready to move to its session's home shard (the receiver). */
+  MoveOffer: 9,
+  /** The home's answer to MoveOffer for connection `a`: b = 1 accepted (the home now holds writes for it), 0 refused. */
+  MoveAnswer: 10,
+  /** Connection `a` itself (JSON: descriptor, TLS state handle, stream state); the sender forgot it. */
+  MoveIn: 11,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

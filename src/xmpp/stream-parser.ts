@@ -62,6 +62,17 @@ function checkDeclaration(body: string): void {
   }
 }
 
+/** Whether `chunk` ends with the first bytes of a multi-byte UTF-8 sequence (not its last byte). */
+function endsInsideUtf8(chunk: Buffer): boolean {
+  for (let back = 1; back <= 4 && back <= chunk.length; back++) {
+    const b = chunk[chunk.length - back] as number;
+    if ((b & 0xc0) === 0x80) continue; // continuation byte: look further back for the lead byte
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > back;
+  }
+  return false;
+}
+
 export class StreamParser {
   private readonly handler: StreamParserHandler;
   private readonly limits: StreamParserLimits;
@@ -83,6 +94,8 @@ export class StreamParser {
   private tagBytes = 0;
   private ascii: boolean | undefined; // whether tok.buf is pure ASCII (bytes = chars); computed on demand
   private errored = false;
+  /** The last byte chunk ended inside a UTF-8 sequence (its first bytes wait in the decoder). */
+  private utf8Tail = false;
 
   constructor(handler: StreamParserHandler, limits?: Partial<StreamParserLimits>) {
     this.handler = handler;
@@ -118,6 +131,7 @@ export class StreamParser {
     this.decoder = newDecoder();
     this.dead = false;
     this.errored = false;
+    this.utf8Tail = false;
     this.bytesSeen = false;
     this.highSurrogate = '';
     this.rootName = null;
@@ -125,6 +139,30 @@ export class StreamParser {
     this.stack.length = 0;
     this.segKind = HEADER;
     this.segBytes = this.segStart = this.tagBytes = 0;
+  }
+
+  /**
+   * True between two top-level elements of an open stream with nothing pending (no partial tag, text or
+   * UTF-8 sequence): the state is then fully described by the stream's root tag, so the stream can be
+   * handed to a parser on another shard (`continueStream`).
+   */
+  atBoundary(): boolean {
+    return !this.dead && this.rootName !== null && this.stack.length === 0 && this.tok.idle && this.highSurrogate === '' && !this.utf8Tail;
+  }
+
+  /** The open stream's root tag (name and attributes as the client sent them), or null. */
+  streamRoot(): { name: string; attrs: Record<string, string> } | null {
+    return this.rootName === null ? null : { name: this.rootName, attrs: this.rootAttrs };
+  }
+
+  /** Starts inside a stream whose root tag another parser read (see atBoundary); onStreamStart is not called. */
+  continueStream(name: string, attrs: Record<string, string>): void {
+    this.reset();
+    this.rootName = name;
+    this.rootAttrs = attrs;
+    this.bytesSeen = true;
+    this.tok.skipProlog();
+    this.startSegment(GAP, 0, 0);
   }
 
   /** The transport closed: drops any partial input; later writes are ignored. */
@@ -143,6 +181,8 @@ export class StreamParser {
         throw new StreamError('unsupported-encoding', 'only UTF-8 is allowed (RFC 6120 §11.6)');
       }
     }
+    // Only a chunk ending in a non-ASCII byte can leave a sequence in the decoder (rare, checked then).
+    this.utf8Tail = chunk.length > 0 && (chunk[chunk.length - 1] as number) >= 0x80 && endsInsideUtf8(chunk);
     try {
       return this.decoder.decode(chunk, { stream: true });
     } catch {

@@ -153,6 +153,11 @@ export class XmlTokenizer {
     return this.state === TEXT && this.carry.length === 0;
   }
 
+  /** The stream's root tag was read elsewhere (a connection moved between shards): no declaration may follow. */
+  skipProlog(): void {
+    this.allowDecl = false;
+  }
+
   /** Stops the scan at the next token (the owner was reset or closed from inside a callback). */
   halt(): void {
     this.halted = true;

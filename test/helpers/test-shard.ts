@@ -39,6 +39,7 @@ export class FakeConnection implements ConnectionHandle {
   }
   pause(): void {}
   resume(): void {}
+  moveAnswered(): void {} // fake connections never offer to move
   tick(): void {}
   /** Removes and returns everything received so far. */
   take(): Element[] {

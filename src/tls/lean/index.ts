@@ -24,6 +24,11 @@ interface LeanTlsBinding {
   alpn(session: Handle): string | null;
   lastError(): string;
   status(): Int32Array;
+  detach(session: Handle): bigint;
+  adopt(moved: bigint): Handle;
+  discard(moved: bigint): void;
+  dupFd(fd: number): number;
+  closeFd(fd: number): void;
 }
 
 const ST_OUTPUT = 1;
@@ -87,11 +92,43 @@ export class LeanTlsContext {
   }
 }
 
+/**
+ * A second descriptor for a connected socket, so another worker thread can take the connection over
+ * (`new net.Socket({ fd })`) after this one destroys its handle; -1 when not possible (no addon, no fd).
+ * Node has no dup(); `_handle.fd` is the libuv descriptor of a TCP handle (POSIX).
+ */
+export function duplicateSocketFd(raw: Socket): number {
+  const addon = leanTls();
+  const fd = (raw as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (addon === null || typeof fd !== 'number' || fd < 0) return -1;
+  return addon.dupFd(fd);
+}
+
+/** Closes a descriptor from duplicateSocketFd that no socket took over. */
+export function closeDuplicatedFd(fd: number): void {
+  leanTls()?.closeFd(fd);
+}
+
+/** Frees TLS state from LeanTlsSocket.detachTls that will not be adopted. */
+export function discardDetachedTls(moved: bigint): void {
+  leanTls()?.discard(moved);
+}
+
+/** Continues a TLS connection on this thread: `raw` over the moved descriptor, `moved` from detachTls. */
+export function adoptLeanTls(raw: Socket, moved: bigint): LeanTlsSocket {
+  const addon = leanTls();
+  if (addon === null) throw new Error(loadError ?? 'the lean TLS addon did not load');
+  const socket = new LeanTlsSocket(addon, raw, addon.adopt(moved));
+  socket.secure = true;
+  return socket;
+}
+
 export class LeanTlsSocket extends EventEmitter {
   readonly raw: Socket;
   private readonly addon: LeanTlsBinding;
   private session: Handle | null;
-  private secure = false;
+  /** @internal set by adoptLeanTls */
+  secure = false;
 
   constructor(addon: LeanTlsBinding, raw: Socket, session: Handle) {
     super();
@@ -178,6 +215,22 @@ export class LeanTlsSocket extends EventEmitter {
     this.raw.destroy();
     this.release();
     return this;
+  }
+
+  /**
+   * Takes the TLS state out of this socket for another thread (adoptLeanTls); this socket is closed for
+   * TLS afterwards. The caller has stopped reading and flushed every write.
+   */
+  detachTls(): bigint {
+    if (this.session === null) throw new Error('the TLS session is closed');
+    const moved = this.addon.detach(this.session);
+    this.session = null;
+    return moved;
+  }
+
+  /** Ciphertext read from the raw socket elsewhere (bytes that arrived before a move), fed as if just read. */
+  feedCiphertext(chunk: Buffer): void {
+    this.onCiphertext(chunk);
   }
 
   private onCiphertext(chunk: Buffer): void {

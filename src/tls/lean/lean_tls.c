@@ -17,9 +17,12 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 // Status bits, written to the per-env Int32Array after feed() (read by src/tls/lean/index.ts).
 #define ST_OUTPUT 1     // ciphertext to send: takeOutput()
@@ -477,6 +480,95 @@ static napi_value free_session(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// ---- Moving a connection to another worker thread (src/shard: a bound connection moves to its home shard) ----
+// An SSL object has no thread affinity: it may be used by another thread once handed over with a
+// happens-before edge (the ring's Atomics provide it). The thread-local scratch buffers are looked up at
+// call time, so nothing of the old thread stays attached. The SSL holds its own reference to its SSL_CTX.
+
+static int64_t bigint_arg(napi_env env, napi_value v, int *ok) {
+  int64_t value = 0;
+  bool lossless = false;
+  *ok = napi_get_value_bigint_int64(env, v, &value, &lossless) == napi_ok && lossless;
+  return value;
+}
+
+// detach(conn) -> bigint: takes the TLS state out of `conn` (which becomes closed) for adopt() elsewhere.
+static napi_value detach_session(napi_env env, napi_callback_info info) {
+  Conn *c = session_arg(env, info);
+  if (c == NULL || c->ssl == NULL) {
+    napi_throw_error(env, NULL, "detach: the TLS session is closed");
+    return NULL;
+  }
+  Conn *moved = malloc(sizeof *moved);
+  if (moved == NULL) return throw_last(env, "out of memory");
+  *moved = *c;
+  moved->in = NULL;
+  moved->in_len = 0;
+  BIO_set_data(SSL_get_rbio(c->ssl), moved);
+  c->ssl = NULL;
+  napi_value result;
+  napi_create_bigint_int64(env, (int64_t)(intptr_t)moved, &result);
+  return result;
+}
+
+// The Conn* a detach() gave out, passed back as a bigint; NULL if the argument is not one.
+static Conn *moved_arg(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int ok = 0;
+  Conn *c = argc == 1 ? (Conn *)(intptr_t)bigint_arg(env, argv[0], &ok) : NULL;
+  return ok ? c : NULL;
+}
+
+// adopt(bigint) -> External<Conn>: the TLS state detach() gave out, now owned by this thread's JS.
+static napi_value adopt_session(napi_env env, napi_callback_info info) {
+  Conn *c = moved_arg(env, info);
+  if (c == NULL) {
+    napi_throw_type_error(env, NULL, "adopt(handle)");
+    return NULL;
+  }
+  napi_value result;
+  if (napi_create_external(env, c, free_conn, NULL, &result) != napi_ok) return NULL;
+  return result;
+}
+
+// discard(bigint): frees TLS state that was detached but cannot be adopted (its connection is gone).
+static napi_value discard_session(napi_env env, napi_callback_info info) {
+  Conn *c = moved_arg(env, info);
+  if (c != NULL) free_conn(env, c, NULL);
+  return undefined(env);
+}
+
+static int int_arg(napi_env env, napi_callback_info info, int32_t *out) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc == 1 && napi_get_value_int32(env, argv[0], out) == napi_ok;
+}
+
+// dupFd(fd) -> fd: a second descriptor for the same socket (close-on-exec), so the thread that accepted
+// it can close its own handle (libuv closes its fd) while another thread goes on with the connection.
+// Node offers no dup(); this is the only reason plain TCP connections need the addon to move.
+static napi_value dup_fd(napi_env env, napi_callback_info info) {
+  int32_t fd = -1;
+  if (!int_arg(env, info, &fd) || fd < 0) {
+    napi_throw_type_error(env, NULL, "dupFd(fd)");
+    return NULL;
+  }
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  napi_value result;
+  napi_create_int32(env, copy, &result);
+  return result;
+}
+
+// closeFd(fd): for a duplicated descriptor that no socket took over.
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  int32_t fd = -1;
+  if (int_arg(env, info, &fd) && fd >= 0) close(fd);
+  return undefined(env);
+}
+
 // exportKeyingMaterial(conn, length, label, context | undefined) -> Buffer (RFC 5705 / RFC 8446 §7.5)
 static napi_value export_keying_material(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -583,7 +675,8 @@ NAPI_MODULE_INIT() {
       {"takeOutput", take_output},       {"encrypt", encrypt},        {"shutdown", shutdown_tls},
       {"free", free_session},            {"exportKeyingMaterial", export_keying_material},
       {"protocol", protocol},            {"alpn", alpn},              {"lastError", last_error_fn},
-      {"status", status_fn},
+      {"status", status_fn},             {"detach", detach_session},  {"adopt", adopt_session},
+      {"discard", discard_session},      {"dupFd", dup_fd},           {"closeFd", close_fd},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

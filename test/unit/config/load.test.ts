@@ -23,7 +23,15 @@ t.test('defaults when no file exists', (t) => {
   t.equal(c.dataDir, join(cwd, 'data'));
   t.equal(c.workers, Math.min(256, availableParallelism()));
   t.ok(['::', '0.0.0.0'].includes(c.c2s.host), `wildcard host ${c.c2s.host}`);
-  t.same(c.c2s, { host: c.c2s.host, port: 5222, tlsPort: 5223, requireTls: true, maxStanzaBytes: 262144, idleTimeoutSec: 300 });
+  t.same(c.c2s, {
+    host: c.c2s.host,
+    port: 5222,
+    tlsPort: 5223,
+    requireTls: true,
+    maxStanzaBytes: 262144,
+    idleTimeoutSec: 300,
+    moveToHome: true,
+  });
   t.same(c.http, { host: c.c2s.host, port: 5280 });
   t.same(c.tls, { key: null, cert: null, groups: null, engine: 'auto' });
   t.equal(c.registration, false);

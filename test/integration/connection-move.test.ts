@@ -1,0 +1,141 @@
+// A bound connection accepted by a shard other than its session's home moves there (c2s.move_to_home,
+// src/stream/connection-move.ts), over STARTTLS, direct TLS and plain TCP, with input pipelined behind the
+// bind request and a stanza split around the move; nothing is lost, duplicated or reordered.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { ScramClient } from '../../bench/loadgen/scram-client.ts';
+import { connectRaw, type RawClient } from '../helpers/raw-client.ts';
+import { addUser, type ServerProcess, startServerProcess } from '../helpers/server.ts';
+
+const USERS = 12;
+const TRANSPORTS = ['starttls', 'direct', 'plain'] as const;
+const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+
+/** SCRAM-SHA-256 (RFC 6120 SASL): PLAIN is not offered without TLS. */
+async function authScram(c: RawClient, user: string, password: string) {
+  const scram = new ScramClient('SHA-256', user, password, new Map());
+  c.elements.length = 0;
+  c.send(`<auth xmlns='${SASL}' mechanism='SCRAM-SHA-256'>${Buffer.from(scram.clientFirst()).toString('base64')}</auth>`);
+  const challenge = await c.waitFor((el) => el.name === 'challenge' || el.name === 'failure');
+  if (challenge.name === 'failure') return challenge;
+  const final = scram.clientFinal(Buffer.from(challenge.text(), 'base64').toString());
+  c.send(`<response xmlns='${SASL}'>${Buffer.from(final).toString('base64')}</response>`);
+  return c.waitFor((el) => el.name === 'success' || el.name === 'failure');
+}
+
+async function loginPipelined(server: ServerProcess, i: number): Promise<RawClient> {
+  const transport = TRANSPORTS[i % TRANSPORTS.length];
+  const c = await connectRaw(transport === 'direct' ? server.tlsPort : server.c2sPort, { directTls: transport === 'direct' });
+  await c.open();
+  if (transport === 'starttls') {
+    await c.startTls();
+    await c.open();
+  }
+  const auth = transport === 'plain' ? await authScram(c, `u${i}`, `pw${i}`) : await c.authPlain(`u${i}`, `pw${i}`);
+  if (auth.name !== 'success') throw new Error(`u${i}: ${auth}`);
+  await c.open();
+  // The bind request with a message right behind it, and the first half of another: the connection may
+  // move only between two stanzas, so it waits for the rest.
+  const next = Math.max(i - 1, 0); // bound already (u0 writes to itself)
+  c.send(
+    `<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>` +
+      `<message to='u${next}@localhost/r' id='pipelined-${i}' type='chat'><body>pipelined</body></message>` +
+      `<message to='u${next}@localhost/r' id='split-${i}' type='chat'><body>sp`,
+  );
+  await c.waitFor((el) => el.name === 'iq' && el.attrs.id === 'b');
+  await new Promise((r) => setTimeout(r, 100));
+  c.send(`lit 🐧</body></message>`);
+  return c;
+}
+
+async function movesCounted(server: ServerProcess): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const m of text.matchAll(/xmpp_c2s_moves_total\{result="(\w+)"[^}]*\} (\d+)/g)) {
+    counts[m[1] as string] = (counts[m[1] as string] ?? 0) + Number(m[2]);
+  }
+  return counts;
+}
+
+t.test('bound connections move to their home shard and keep every stanza in order', async (t) => {
+  const dataDir = t.testdir();
+  for (let i = 0; i < USERS; i++) await addUser(dataDir, `u${i}@localhost`, `pw${i}`);
+  const configFile = join(dataDir, 'waddle.toml');
+  writeFileSync(configFile, '[c2s]\nrequire_tls = false\n');
+  const server = await startServerProcess({ dataDir, workers: 2, configFile });
+  t.teardown(() => server.stop());
+
+  const clients: RawClient[] = [];
+  for (let i = 0; i < USERS; i++) clients.push(await loginPipelined(server, i));
+  t.teardown(() => {
+    for (const c of clients) c.destroy();
+  });
+  const bound = server.logs.filter((l) => l.msg === 'session bound');
+  const remote = bound.filter((l) => l.home !== l.shard).length;
+  t.equal(bound.length, USERS, 'every client bound');
+
+  for (let i = 0; i < USERS; i++) {
+    const c = clients[Math.max(i - 1, 0)] as RawClient;
+    const first = await c.waitFor((el) => el.name === 'message' && el.attrs.id === `pipelined-${i}`);
+    t.equal(first.getChildText('body'), 'pipelined', `u${i}: the message pipelined behind bind arrived`);
+    const split = await c.waitFor((el) => el.name === 'message' && el.attrs.id === `split-${i}`);
+    t.equal(split.getChildText('body'), 'split 🐧', `u${i}: the stanza split around the move arrived whole`);
+  }
+
+  // Everyone to everyone, 5 each, both directions across whichever shards: exactly once and in order.
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < USERS; i++) {
+      for (let j = 0; j < USERS; j++) {
+        if (i !== j)
+          (clients[i] as RawClient).send(
+            `<message to='u${j}@localhost/r' id='m-${i}-${round}' type='chat'><body>${round}</body></message>`,
+          );
+      }
+    }
+  }
+  const isChat = (el: { name: string; attrs: Record<string, unknown> }) => el.name === 'message' && String(el.attrs.id).startsWith('m-');
+  for (let j = 0; j < USERS; j++) {
+    const c = clients[j] as RawClient;
+    await c.waitFor(() => c.elements.filter(isChat).length >= 5 * (USERS - 1), 15_000);
+    for (let i = 0; i < USERS; i++) {
+      if (i === j) continue;
+      const ids = c.elements.filter((el) => isChat(el) && String(el.attrs.id).startsWith(`m-${i}-`)).map((el) => el.attrs.id);
+      t.same(
+        ids,
+        [0, 1, 2, 3, 4].map((r) => `m-${i}-${r}`),
+        `u${j} got u${i}'s messages once each, in order`,
+      );
+    }
+  }
+
+  const counts = await movesCounted(server);
+  t.equal(counts.moved ?? 0, remote, `every connection bound away from its home moved (${remote} of ${USERS})`);
+  t.equal(counts.aborted ?? 0, 0, 'no move was aborted');
+  t.equal(counts.refused ?? 0, 0, 'no move was refused');
+
+  // A moved connection still closes like any other: the session ends and the server says so.
+  const last = clients[USERS - 1] as RawClient;
+  last.send('</stream:stream>');
+  await server.waitForLog((l) => l.msg === 'session unbound' && l.jid === `u${USERS - 1}@localhost/r`);
+});
+
+t.test('c2s.move_to_home = false keeps connections where they were accepted', async (t) => {
+  const dataDir = t.testdir();
+  for (let i = 0; i < 6; i++) await addUser(dataDir, `u${i}@localhost`, `pw${i}`);
+  const server = await startServerProcess({ dataDir, workers: 2, env: { WADDLE_C2S_MOVE_TO_HOME: 'false' } });
+  t.teardown(() => server.stop());
+  const clients: RawClient[] = [];
+  t.teardown(() => {
+    for (const c of clients) c.destroy();
+  });
+  for (let i = 0; i < 6; i++) {
+    const c = await connectRaw(server.c2sPort);
+    clients.push(c);
+    await c.login(`u${i}`, `pw${i}`, 'r');
+  }
+  (clients[0] as RawClient).send(`<message to='u5@localhost/r' id='x' type='chat'><body>hi</body></message>`);
+  await (clients[5] as RawClient).waitFor((el) => el.attrs.id === 'x');
+  const counts = await movesCounted(server);
+  t.same(counts, {}, 'no moves counted');
+});
