@@ -39,6 +39,7 @@ const USAGE = `usage: npm run bench -- <direct|login|muc|idle|presence> [options
   --cpu-prof DIR           run the server with --cpu-prof (profiles in DIR/run-N)
   --tls-groups G           waddle: [tls] groups, e.g. X25519:P-256 (default: OpenSSL's, X25519MLKEM768 first)
   --tls-engine E           waddle: [tls] engine, lean or node (default: the server's, lean when built)
+  --no-move                waddle: [c2s] move_to_home = false (bound connections stay on the shard that accepted them)
   --out FILE               also append the JSON lines to FILE
   --json                   print only the JSON lines (no Markdown)
   --quiet-wait S           before each run, wait up to S s for the machine to be idle (default 60; 0 = don't)
@@ -75,6 +76,7 @@ function opts(argv: string[]) {
       archive: { type: 'boolean', default: false },
       'tls-groups': { type: 'string' },
       'tls-engine': { type: 'string' },
+      'no-move': { type: 'boolean' },
       warmup: { type: 'string', default: '3' },
       duration: { type: 'string', default: '15' },
       grace: { type: 'string', default: '2' },
@@ -186,6 +188,7 @@ async function main(argv: string[]): Promise<number> {
   if (v.archive && target.name !== 'waddle') throw new Error('--archive applies to --target waddle only');
   if (v['tls-groups'] !== undefined && target.name !== 'waddle') throw new Error('--tls-groups applies to --target waddle only');
   if (v['tls-engine'] !== undefined && target.name !== 'waddle') throw new Error('--tls-engine applies to --target waddle only');
+  if (v['no-move'] && target.name !== 'waddle') throw new Error('--no-move applies to --target waddle only');
   // waddle's rooms archive by default (room config `logging`), even with [archive] enabled = false: unless
   // --archive, their creators turn logging off, as the peers' rooms (no muc_mam / mod_mam) archive nothing.
   const roomConfig = target.name === 'waddle' && !v.archive ? 'no-logging' : 'instant';
@@ -221,6 +224,8 @@ async function main(argv: string[]): Promise<number> {
     ...(scenario === 'muc' || v.archive ? { archive: v.archive } : {}),
     ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
     ...(v['tls-engine'] === undefined ? {} : { tlsEngine: v['tls-engine'] }),
+    // Recorded only when off (records before session 5 had no moves at all).
+    ...(v['no-move'] ? { moveToHome: false } : {}),
     warmupSec: times.warmupMs / 1000,
     durationSec: times.durationMs / 1000,
     genThreads,
@@ -269,6 +274,7 @@ async function main(argv: string[]): Promise<number> {
         archive: v.archive,
         ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
         ...(v['tls-engine'] === undefined ? {} : { tlsEngine: v['tls-engine'] }),
+        ...(v['no-move'] ? { moveToHome: false } : {}),
       });
       log(`run ${run}/${runs}: server pid ${server.pid} up (c2s ${server.c2sPort}, tls ${server.tlsPort})`);
       let outcome: Awaited<ReturnType<typeof runGenerators>>;

@@ -38,6 +38,8 @@ export interface TargetOptions {
   tlsGroups?: string;
   /** waddle: `[tls] engine` ('lean' | 'node'); unset → the server's default ('auto': lean when built). */
   tlsEngine?: string;
+  /** waddle: `[c2s] move_to_home`; unset → the server's default (true). */
+  moveToHome?: boolean;
 }
 
 export interface RunningTarget {
@@ -106,6 +108,7 @@ function configToml(o: TargetOptions, ports: { c2s: number; tls: number; http: n
     `port = ${ports.c2s}`,
     `tls_port = ${ports.tls}`,
     `require_tls = ${!o.allowPlain}`,
+    ...(o.moveToHome === undefined ? [] : [`move_to_home = ${o.moveToHome}`]),
     '',
     '[http]',
     `host = "${HOST}"`,

@@ -12,6 +12,8 @@ export class EdgeListeners {
   readonly connections = new Map<number, ConnectionHandle>();
   private sweep: NodeJS.Timeout | undefined;
   private paused = false;
+  /** Set by closeAll (shutdown): a connection that arrives later (moved in from another shard) is closed too. */
+  private closedWith: [string, string | undefined] | null = null;
 
   /** Listens on the plain (STARTTLS) and direct-TLS ports. Resolves once both are bound. */
   async listen(services: EdgeServices): Promise<void> {
@@ -55,7 +57,8 @@ export class EdgeListeners {
 
   /** A connection accepted here or moved in from another shard. */
   accept(conn: ConnectionHandle): void {
-    if (this.paused) conn.pause();
+    if (this.closedWith) conn.close(...this.closedWith);
+    else if (this.paused) conn.pause();
   }
 
   /** Mesh backpressure: stop reading from every socket until the rings drain. */
@@ -82,6 +85,7 @@ export class EdgeListeners {
   }
 
   closeAll(condition: string, text?: string): void {
+    this.closedWith = [condition, text];
     for (const conn of [...this.connections.values()]) conn.close(condition, text);
   }
 }

@@ -174,13 +174,13 @@ export class ShardRuntime {
       this.home.connectionEnded(from, connId, false);
       return;
     }
-    this.edge.accept(conn);
     this.home.reattach(session, this.id, conn.id);
     this.o.metrics.connectionMoves.inc({ result: 'moved' });
     this.o.log.debug({ jid: session.full, from, conn: conn.id }, 'connection moved to its home shard');
     for (const xml of hold.held) conn.write(xml);
     if (hold.close) conn.close(hold.close[0], hold.close[1]);
     else conn.injectMovedInput(Buffer.from(moved.pending, 'base64'));
+    this.edge.accept(conn); // last: during shutdown it closes the connection, after what was held for it
   }
 
   /** Starts draining the rings (separate from listening so in-process tests can skip sockets). */

@@ -64,6 +64,7 @@ tls_port = 0
 require_tls = false
 max_stanza_bytes = 65536
 idle_timeout = 60
+move_to_home = false
 [http]
 host = "127.0.0.1"
 port = 0
@@ -90,7 +91,15 @@ t.test('reads a file, normalises names and resolves paths against cwd', (t) => {
   t.equal(c.registration, true);
   t.same(c.admins, ['admin@example.org', 'ops@example.org']);
   t.equal(c.ringBytes, 2097152);
-  t.same(c.c2s, { host: '127.0.0.1', port: 0, tlsPort: 0, requireTls: false, maxStanzaBytes: 65536, idleTimeoutSec: 60 });
+  t.same(c.c2s, {
+    host: '127.0.0.1',
+    port: 0,
+    tlsPort: 0,
+    requireTls: false,
+    maxStanzaBytes: 65536,
+    idleTimeoutSec: 60,
+    moveToHome: false,
+  });
   t.same(c.http, { host: '127.0.0.1', port: 0 });
   t.same(c.tls, { key: join(cwd, 'certs/key.pem'), cert: '/etc/waddle/cert.pem', groups: 'X25519:P-256', engine: 'node' });
   t.same(c.offline, { maxPerUser: 0 });
