@@ -337,3 +337,42 @@ t.test('parseElement', async (t) => {
   const bad = ['<a/><b/>', '<a>', '<a></b>', 'text<a/>', '<a><!-- c --></a>', '', '<a>&foo;</a>'];
   for (const input of bad) t.throws(() => parseElement(input), { name: 'StreamError' }, JSON.stringify(input));
 });
+
+t.test('atBoundary / continueStream: a stream handed to another parser between two stanzas', (t) => {
+  const rec = new Recorder();
+  const p = new StreamParser(rec);
+  t.notOk(p.atBoundary(), 'not before the stream header');
+  p.write(Buffer.from(HEADER));
+  t.ok(p.atBoundary(), 'right after the header');
+  p.write(Buffer.from("<message id='1'><body>a"));
+  t.notOk(p.atBoundary(), 'not inside a stanza');
+  p.write(Buffer.from('</body></message>  <'));
+  t.notOk(p.atBoundary(), "not with a '<' waiting for its tag name");
+  p.write(Buffer.from("presence/>\n"));
+  t.ok(p.atBoundary(), 'between stanzas, whitespace consumed');
+  const penguin = Buffer.from('🐧');
+  p.write(Buffer.concat([Buffer.from("<message id='2'><body>"), penguin, Buffer.from('</body></message>'), penguin.subarray(0, 2)]));
+  t.notOk(p.atBoundary(), 'not with the first bytes of a UTF-8 sequence waiting in the decoder');
+  t.equal(rec.stanzas[2]?.getChildText('body'), '🐧');
+  t.same(
+    rec.stanzas.map((s) => s.name),
+    ['message', 'presence', 'message'],
+  );
+
+  const root = p.streamRoot();
+  t.equal(root?.name, 'stream:stream');
+  const next = new Recorder();
+  const q = new StreamParser(next);
+  q.continueStream(root?.name as string, root?.attrs as Record<string, string>);
+  t.ok(q.atBoundary(), 'the new parser starts between stanzas');
+  q.write(Buffer.from("<iq type='get' id='3'><ping xmlns='urn:xmpp:ping'/></iq>"));
+  t.equal(next.header, undefined, 'no stream header is reported again');
+  t.equal(next.stanzas[0]?.attrs.xmlns, 'jabber:client', "the stream's default namespace still applies");
+  q.write(Buffer.from("<?xml version='1.0'?>"));
+  t.equal(next.errors[0]?.condition, 'restricted-xml', 'an XML declaration is refused inside the stream');
+  const closing = new StreamParser(new Recorder());
+  closing.continueStream(root?.name as string, root?.attrs as Record<string, string>);
+  closing.write('</stream:stream>');
+  t.notOk(closing.atBoundary(), 'a closed stream is no boundary');
+  t.end();
+});
