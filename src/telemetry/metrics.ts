@@ -181,7 +181,7 @@ export function createShardMetrics(shard: number): ShardMetrics {
     }),
     routeLatency: new Histogram({
       name: 'xmpp_route_latency_seconds',
-      help: 'Time from stanza received to handed to its destination session',
+      help: 'Time a routed stanza spent on the ring between two shards (path=mesh; one frame in 8 is timed)',
       labelNames: ['path'],
       buckets: ROUTE_BUCKETS,
       registers,

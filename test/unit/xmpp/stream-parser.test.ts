@@ -348,7 +348,7 @@ t.test('atBoundary / continueStream: a stream handed to another parser between t
   t.notOk(p.atBoundary(), 'not inside a stanza');
   p.write(Buffer.from('</body></message>  <'));
   t.notOk(p.atBoundary(), "not with a '<' waiting for its tag name");
-  p.write(Buffer.from("presence/>\n"));
+  p.write(Buffer.from('presence/>\n'));
   t.ok(p.atBoundary(), 'between stanzas, whitespace consumed');
   const penguin = Buffer.from('🐧');
   p.write(Buffer.concat([Buffer.from("<message id='2'><body>"), penguin, Buffer.from('</body></message>'), penguin.subarray(0, 2)]));
