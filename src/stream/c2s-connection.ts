@@ -32,6 +32,25 @@ const MAX_HELD = 1000;
 
 export type Transport = 'tcp' | 'tls';
 
+/** Connections of this thread with output written since the last flush, flushed once per loop iteration. */
+const pendingFlush: C2sConnection[] = [];
+let flushScheduled = false;
+
+function scheduleFlush(conn: C2sConnection): void {
+  pendingFlush.push(conn);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushPending);
+  }
+}
+
+function flushPending(): void {
+  flushScheduled = false;
+  // Index loop: a flush never adds to the list (socket writes do not call send), but stay safe if it did.
+  for (let i = 0; i < pendingFlush.length; i++) (pendingFlush[i] as C2sConnection).flush();
+  pendingFlush.length = 0;
+}
+
 /** How long a moving connection may take to flush its output before the move gives up. */
 const MOVE_FLUSH_TIMEOUT_MS = 10_000;
 
@@ -141,18 +160,17 @@ export class C2sConnection implements ConnectionHandle {
 
   private send(text: string): void {
     if (this.socket.destroyed) return;
-    // Everything written in one turn goes to the socket as one string: one TLS record / TCP segment, and
-    // one write through Node's stream machinery instead of a corked chunk per stanza flattened by writev
-    // (the write path is ~1/3 of a routed message's CPU: bench/RESULTS.md).
-    if (this.unsent === '') process.nextTick(C2sConnection.flushUnsent, this);
+    // Everything written in one event-loop iteration goes to the socket as one string: one TLS record /
+    // TCP segment, and one write through Node's stream machinery instead of a corked chunk per stanza
+    // flattened by writev (the write path is ~1/3 of a routed message's CPU: bench/RESULTS.md). The flush
+    // runs after the poll phase (setImmediate), not after each I/O callback (nextTick): a group chat
+    // message read from each of 5 senders in one poll then reaches an occupant as one write, not five.
+    if (this.unsent === '') scheduleFlush(this);
     this.unsent += text;
   }
 
-  private static flushUnsent(conn: C2sConnection): void {
-    conn.flush();
-  }
-
-  private flush(): void {
+  /** Hands what was written since the last flush to the socket (also called by flushPending). */
+  flush(): void {
     const text = this.unsent;
     if (text === '') return;
     this.unsent = '';
