@@ -139,3 +139,60 @@ t.test('c2s.move_to_home = false keeps connections where they were accepted', as
   const counts = await movesCounted(server);
   t.same(counts, {}, 'no moves counted');
 });
+
+t.test('a moved session drops and resumes (XEP-0198) with every message once, in order', async (t) => {
+  const SM = 'urn:xmpp:sm:3';
+  const dataDir = t.testdir();
+  for (const u of ['alice', 'bob']) await addUser(dataDir, `${u}@localhost`, 'pw');
+  const server = await startServerProcess({ dataDir, workers: 2 });
+  t.teardown(() => server.stop());
+  const bob = await connectRaw(server.c2sPort);
+  t.teardown(() => bob.destroy());
+  await bob.login('bob', 'pw', 'b');
+
+  // Log in until the kernel gives alice's connection to the shard that is not her home, so it moves.
+  let alice: RawClient | null = null;
+  let resource = '';
+  for (let k = 0; k < 20 && alice === null; k++) {
+    const c = await connectRaw(server.c2sPort);
+    resource = `r${k}`;
+    await c.login('alice', 'pw', resource);
+    const bound = await server.waitForLog((l) => l.msg === 'session bound' && l.jid === `alice@localhost/${resource}`);
+    if (bound.shard !== bound.home) alice = c;
+    else c.destroy();
+  }
+  if (alice === null) throw new Error('no login landed away from its home in 20 tries');
+  const moved = alice;
+  moved.send(`<enable xmlns='${SM}' resume='true'/>`);
+  const enabled = await moved.waitFor((el) => el.name === 'enabled' || el.name === 'failed');
+  t.equal(enabled.name, 'enabled', 'stream management enabled on the moved connection');
+
+  const send = (n: number) => bob.send(`<message to='alice@localhost/${resource}' type='chat' id='s${n}'><body>${n}</body></message>`);
+  for (let i = 1; i <= 4; i++) send(i);
+  await moved.waitFor((el) => el.attrs.id === 's4');
+  moved.send(`<a xmlns='${SM}' h='2'/>`); // s1 and s2 handled; s3 and s4 stay unacknowledged
+  await new Promise((r) => setTimeout(r, 100));
+  moved.destroy();
+  await new Promise((r) => setTimeout(r, 300));
+  send(5);
+
+  const again = await connectRaw(server.tlsPort, { directTls: true });
+  t.teardown(() => again.destroy());
+  await again.open();
+  t.equal((await again.authPlain('alice', 'pw')).name, 'success');
+  await again.open();
+  again.send(`<resume xmlns='${SM}' previd='${String(enabled.attrs.id)}' h='2'/>`);
+  t.equal((await again.waitFor((el) => el.name === 'resumed' || el.name === 'failed')).name, 'resumed', 'resumed');
+  await again.waitFor((el) => el.attrs.id === 's5');
+  t.same(
+    again.elements.filter((el) => el.name === 'message').map((el) => el.attrs.id),
+    ['s3', 's4', 's5'],
+    'the unacknowledged messages and the one sent while away, once each, in order',
+  );
+  again.send(`<message to='bob@localhost/b' type='chat' id='back'><body>back</body></message>`);
+  await bob.waitFor((el) => el.attrs.id === 'back');
+  t.pass('the resumed session sends');
+  const counts = await movesCounted(server);
+  t.ok((counts.moved ?? 0) >= 1, 'the first connection moved');
+  t.equal(counts.aborted ?? 0, 0, 'no move was aborted');
+});
