@@ -178,6 +178,34 @@ export function threadsTable(runs: readonly RunRecord[]): string {
   return lines.join('\n');
 }
 
+/**
+ * Scaling by worker count when the counts ran in turn within each repetition (`--workers 1,2,4`): each
+ * count's CPU per op against the first count's in the same repetition. On a shared machine the ratio of
+ * runs made back to back is steadier than either figure alone.
+ */
+export function scalingTable(runs: readonly RunRecord[]): string {
+  const counts = [...new Set(runs.map((r) => r.config.workers))];
+  const base = counts[0];
+  const at = (run: number, workers: number) => runs.find((r) => r.run === run && r.config.workers === workers);
+  const lines = [
+    `| workers | µs CPU / op, run by run | median | ratio to ${base} worker(s), run by run | median ratio | busiest thread (median share) |`,
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const w of counts) {
+    const mine = runs.filter((r) => r.config.workers === w);
+    const ratios = mine.flatMap((r) => {
+      const b = at(r.run, base as number);
+      return b ? [r.serverCpuUsPerOp / b.serverCpuUsPerOp] : [];
+    });
+    const us = mine.map((r) => r.serverCpuUsPerOp);
+    lines.push(
+      `| ${w} | ${us.map((x) => x.toFixed(1)).join(', ')} | ${median(us).toFixed(1)} | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ` +
+        `${ratios.length ? median(ratios).toFixed(2) : '-'} | ${(median(mine.map((r) => r.busiestThread.share)) * 100).toFixed(0)}% |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function readRecords(file: string): RunRecord[] {
   return readFileSync(file, 'utf8')
     .split('\n')

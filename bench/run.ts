@@ -13,7 +13,7 @@ import { waitForQuietHost } from './loadgen/proc-stats.ts';
 import type { ClientParams, ScenarioParams } from './loadgen/protocol.ts';
 import type { Mechanism, TransportMode } from './loadgen/xmpp-login.ts';
 import { printProfileTop } from './profile-top.ts';
-import { compareTable, readRecords, type RunConfig, type RunRecord, runsTable, threadsTable } from './report.ts';
+import { compareTable, readRecords, type RunConfig, type RunRecord, runsTable, scalingTable, threadsTable } from './report.ts';
 import { crossShardPairs, directShares, directUsers, pairsOf } from './scenarios/direct.ts';
 import { loginShares } from './scenarios/login.ts';
 import { mucShares, mucUsers, validateMuc } from './scenarios/muc.ts';
@@ -24,7 +24,8 @@ import { presenceMain } from './scenarios/presence.ts';
 
 const USAGE = `usage: npm run bench -- <direct|login|muc|idle|presence> [options]
   --target T               server under test: waddle (default), prosody or ejabberd (README "Peer servers")
-  --workers N              server shard threads (default 2)
+  --workers N[,N…]         server shard threads (default 2); a list (e.g. 1,2,4) runs each count in turn within
+                           every repetition and prints each count's CPU per op relative to the first, pair by pair
   --runs N                 repetitions, each on a freshly started server (default 3)
   --tls | --plain | --direct-tls   STARTTLS (default), plain TCP (require_tls = false), or XEP-0368 direct TLS
   --mech M                 PLAIN, SCRAM-SHA-1 or SCRAM-SHA-256 (default PLAIN over TLS, SCRAM-SHA-256 over plain)
@@ -142,6 +143,9 @@ async function main(argv: string[]): Promise<number> {
   if (scenario === 'report') {
     const records = positionals.slice(1).flatMap((f) => readRecords(f));
     console.log(`${runsTable(records)}\n\n${threadsTable(records)}`);
+    // Files from `--workers 1,2,4`: one record per (run, worker count), several counts.
+    const keys = new Set(records.map((r) => `${r.run}/${r.config.workers}`));
+    if (new Set(records.map((r) => r.config.workers)).size > 1 && keys.size === records.length) console.log(`\n${scalingTable(records)}`);
     return 0;
   }
   if (scenario === 'profile') {
@@ -160,7 +164,10 @@ async function main(argv: string[]): Promise<number> {
   if (!['PLAIN', 'SCRAM-SHA-1', 'SCRAM-SHA-256'].includes(mechanism)) throw new Error(`unknown --mech '${mechanism}'`);
   if (mechanism === 'PLAIN' && transport === 'plain')
     throw new Error('the server offers PLAIN only over TLS (RFC 6120 §13.8); use a SCRAM --mech');
-  const workers = num('workers', v.workers, 1, 256);
+  const workerCounts = String(v.workers)
+    .split(',')
+    .map((w) => num('workers', w, 1, 256));
+  const workers = workerCounts[0] as number;
   const runs = num('runs', v.runs, 1, 100);
   const pin = !v['no-pin'] && hasTaskset() && machine.nproc >= 2;
   const pinServer = pin ? (v['pin-server'] ?? '0') : null;
@@ -240,7 +247,7 @@ async function main(argv: string[]): Promise<number> {
   const t0 = Date.now();
   const created = await target.provision(
     dataDir,
-    workers,
+    Math.max(...workerCounts),
     Array.from({ length: userCount }, (_, i) => `${benchUser(i)}@${BENCH_DOMAIN}`),
     PASSWORD,
   );
@@ -257,104 +264,108 @@ async function main(argv: string[]): Promise<number> {
   const records: RunRecord[] = [];
   try {
     for (let run = 1; run <= runs; run++) {
-      const quietWaitMs = num('quiet-wait', v['quiet-wait'], 0) * 1000;
-      if (quietWaitMs > 0) {
-        const quiet = await waitForQuietHost(quietWaitMs, num('quiet-cores', v['quiet-cores'], 0));
-        log(`machine busy ${quiet.busyCores.toFixed(2)} cores before run ${run} (waited ${(quiet.waitedMs / 1000).toFixed(0)} s)`);
+      for (const workers of workerCounts) {
+        const quietWaitMs = num('quiet-wait', v['quiet-wait'], 0) * 1000;
+        if (quietWaitMs > 0) {
+          const quiet = await waitForQuietHost(quietWaitMs, num('quiet-cores', v['quiet-cores'], 0));
+          log(`machine busy ${quiet.busyCores.toFixed(2)} cores before run ${run} (waited ${(quiet.waitedMs / 1000).toFixed(0)} s)`);
+        }
+        const profRun = workerCounts.length > 1 ? `run-${run}-w${workers}` : `run-${run}`;
+        const cpuProfDir = v['cpu-prof'] === undefined ? null : resolve(v['cpu-prof'], profRun);
+        const server = await target.start({
+          dataDir,
+          workers,
+          allowPlain: transport === 'plain',
+          cpus: pinServer,
+          cpuProfDir,
+          logLevel: v['log-level'],
+          runId: `${run}-${workers}`,
+          archive: v.archive,
+          ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
+          ...(v['tls-engine'] === undefined ? {} : { tlsEngine: v['tls-engine'] }),
+          ...(v['no-move'] ? { moveToHome: false } : {}),
+        });
+        log(`run ${run}/${runs}, ${workers} worker(s): server pid ${server.pid} up (c2s ${server.c2sPort}, tls ${server.tlsPort})`);
+        let outcome: Awaited<ReturnType<typeof runGenerators>>;
+        const budgetMs = times.setupTimeoutMs + times.warmupMs + times.durationMs + times.graceMs + 60_000;
+        let watchdog: NodeJS.Timeout | undefined;
+        try {
+          outcome = await Promise.race([
+            runGenerators(
+              { host: server.host, port: server.c2sPort, tlsPort: server.tlsPort, domain: server.domain },
+              server.pid,
+              shares,
+              times,
+            ),
+            new Promise<never>((_, reject) => {
+              watchdog = setTimeout(() => reject(new Error(`run ${run} exceeded its ${budgetMs} ms budget`)), budgetMs);
+            }),
+          ]);
+        } catch (err) {
+          log(`run ${run} failed; server output:\n${server.output().slice(-3000)}`);
+          throw err;
+        } finally {
+          clearTimeout(watchdog);
+          const code = await server.stop();
+          if (code !== 0) log(`server exited with ${code}; output:\n${server.output().slice(-3000)}`);
+        }
+        const o = outcome;
+        const busiest = o.server.threads[0];
+        const record: RunRecord = {
+          scenario,
+          target: target.name,
+          run,
+          date: new Date().toISOString(),
+          config: { ...config, workers },
+          machine,
+          connections: scenario === 'login' ? login.concurrency : o.ready.connections,
+          unit: scenario === 'direct' ? 'msg' : scenario === 'muc' ? 'stanza' : 'login',
+          ops: o.report.ops,
+          opsPerSec: o.report.ops / o.wallSec,
+          attempts: o.report.attempts,
+          errors: o.report.errors,
+          lost: o.report.lost,
+          skipped: o.report.skipped,
+          disconnects: o.report.disconnects,
+          latencyMs: {
+            p50: o.latency.quantile(0.5) / 1000,
+            p90: o.latency.quantile(0.9) / 1000,
+            p99: o.latency.quantile(0.99) / 1000,
+            max: o.latency.max / 1000,
+            mean: o.latency.mean() / 1000,
+          },
+          sendLagMs: o.sendLag ? { p99: o.sendLag.quantile(0.99) / 1000, max: o.sendLag.max / 1000 } : null,
+          serverCpuSec: o.server.cpuSec,
+          serverCores: o.server.cores,
+          serverCpuSecPer1k: o.report.ops > 0 ? (o.server.cpuSec / o.report.ops) * 1000 : Number.NaN,
+          serverCpuUsPerOp: o.report.ops > 0 ? (o.server.cpuSec / o.report.ops) * 1e6 : Number.NaN,
+          busiestThread: { name: busiest?.name ?? '-', cpuSec: busiest?.cpuSec ?? 0, share: busiest?.share ?? 0 },
+          threads: o.server.threads.map((t) => ({ name: t.name, cpuSec: t.cpuSec, share: t.share })),
+          peakRssMb: o.serverMemory.peakRssMb,
+          rssMb: o.serverMemory.rssMb,
+          generatorCores: o.generatorCpuSec / o.wallSec,
+          hostOtherCores: o.hostOtherCores,
+          loadAvg1: o.loadAvg1,
+          crossShardPairs: scenario === 'direct' ? crossShardPairs(pairsOf(direct), workers) : null,
+          firstError: o.report.firstError,
+        };
+        records.push(record);
+        const line = JSON.stringify(record);
+        console.log(line);
+        if (v.out) appendFileSync(v.out, `${line}\n`);
+        log(
+          `run ${run}: ${Math.round(record.opsPerSec)} ${record.unit}/s, p50 ${record.latencyMs.p50.toFixed(2)} ms, p99 ${record.latencyMs.p99.toFixed(2)} ms, ` +
+            `${record.serverCpuUsPerOp.toFixed(1)} µs server CPU/${record.unit}, busiest ${record.busiestThread.name} ${(record.busiestThread.share * 100).toFixed(0)}%, ` +
+            `errors ${record.errors}, lost ${record.lost}` +
+            `${record.sendLagMs ? `, send lag p99 ${record.sendLagMs.p99.toFixed(2)} ms` : ''}${record.firstError ? `; first error: ${record.firstError.slice(0, 300)}` : ''}`,
+        );
       }
-      const cpuProfDir = v['cpu-prof'] === undefined ? null : resolve(v['cpu-prof'], `run-${run}`);
-      const server = await target.start({
-        dataDir,
-        workers,
-        allowPlain: transport === 'plain',
-        cpus: pinServer,
-        cpuProfDir,
-        logLevel: v['log-level'],
-        runId: String(run),
-        archive: v.archive,
-        ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
-        ...(v['tls-engine'] === undefined ? {} : { tlsEngine: v['tls-engine'] }),
-        ...(v['no-move'] ? { moveToHome: false } : {}),
-      });
-      log(`run ${run}/${runs}: server pid ${server.pid} up (c2s ${server.c2sPort}, tls ${server.tlsPort})`);
-      let outcome: Awaited<ReturnType<typeof runGenerators>>;
-      const budgetMs = times.setupTimeoutMs + times.warmupMs + times.durationMs + times.graceMs + 60_000;
-      let watchdog: NodeJS.Timeout | undefined;
-      try {
-        outcome = await Promise.race([
-          runGenerators(
-            { host: server.host, port: server.c2sPort, tlsPort: server.tlsPort, domain: server.domain },
-            server.pid,
-            shares,
-            times,
-          ),
-          new Promise<never>((_, reject) => {
-            watchdog = setTimeout(() => reject(new Error(`run ${run} exceeded its ${budgetMs} ms budget`)), budgetMs);
-          }),
-        ]);
-      } catch (err) {
-        log(`run ${run} failed; server output:\n${server.output().slice(-3000)}`);
-        throw err;
-      } finally {
-        clearTimeout(watchdog);
-        const code = await server.stop();
-        if (code !== 0) log(`server exited with ${code}; output:\n${server.output().slice(-3000)}`);
-      }
-      const o = outcome;
-      const busiest = o.server.threads[0];
-      const record: RunRecord = {
-        scenario,
-        target: target.name,
-        run,
-        date: new Date().toISOString(),
-        config,
-        machine,
-        connections: scenario === 'login' ? login.concurrency : o.ready.connections,
-        unit: scenario === 'direct' ? 'msg' : scenario === 'muc' ? 'stanza' : 'login',
-        ops: o.report.ops,
-        opsPerSec: o.report.ops / o.wallSec,
-        attempts: o.report.attempts,
-        errors: o.report.errors,
-        lost: o.report.lost,
-        skipped: o.report.skipped,
-        disconnects: o.report.disconnects,
-        latencyMs: {
-          p50: o.latency.quantile(0.5) / 1000,
-          p90: o.latency.quantile(0.9) / 1000,
-          p99: o.latency.quantile(0.99) / 1000,
-          max: o.latency.max / 1000,
-          mean: o.latency.mean() / 1000,
-        },
-        sendLagMs: o.sendLag ? { p99: o.sendLag.quantile(0.99) / 1000, max: o.sendLag.max / 1000 } : null,
-        serverCpuSec: o.server.cpuSec,
-        serverCores: o.server.cores,
-        serverCpuSecPer1k: o.report.ops > 0 ? (o.server.cpuSec / o.report.ops) * 1000 : Number.NaN,
-        serverCpuUsPerOp: o.report.ops > 0 ? (o.server.cpuSec / o.report.ops) * 1e6 : Number.NaN,
-        busiestThread: { name: busiest?.name ?? '-', cpuSec: busiest?.cpuSec ?? 0, share: busiest?.share ?? 0 },
-        threads: o.server.threads.map((t) => ({ name: t.name, cpuSec: t.cpuSec, share: t.share })),
-        peakRssMb: o.serverMemory.peakRssMb,
-        rssMb: o.serverMemory.rssMb,
-        generatorCores: o.generatorCpuSec / o.wallSec,
-        hostOtherCores: o.hostOtherCores,
-        loadAvg1: o.loadAvg1,
-        crossShardPairs: scenario === 'direct' ? crossShardPairs(pairsOf(direct), workers) : null,
-        firstError: o.report.firstError,
-      };
-      records.push(record);
-      const line = JSON.stringify(record);
-      console.log(line);
-      if (v.out) appendFileSync(v.out, `${line}\n`);
-      log(
-        `run ${run}: ${Math.round(record.opsPerSec)} ${record.unit}/s, p50 ${record.latencyMs.p50.toFixed(2)} ms, p99 ${record.latencyMs.p99.toFixed(2)} ms, ` +
-          `${record.serverCpuUsPerOp.toFixed(1)} µs server CPU/${record.unit}, busiest ${record.busiestThread.name} ${(record.busiestThread.share * 100).toFixed(0)}%, ` +
-          `errors ${record.errors}, lost ${record.lost}` +
-          `${record.sendLagMs ? `, send lag p99 ${record.sendLagMs.p99.toFixed(2)} ms` : ''}${record.firstError ? `; first error: ${record.firstError.slice(0, 300)}` : ''}`,
-      );
     }
   } finally {
     if (!v['data-dir']) await rm(dataDir, { recursive: true, force: true });
   }
   if (!v.json) console.log(`\n${runsTable(records)}\n\n${threadsTable(records)}`);
+  if (!v.json && workerCounts.length > 1) console.log(`\n${scalingTable(records)}`);
   return 0;
 }
 
