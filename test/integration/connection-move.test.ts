@@ -3,7 +3,7 @@
 // bind request and a stanza split around the move; nothing is lost, duplicated or reordered.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ScramClient } from '../../bench/loadgen/scram-client.ts';
 import { connectRaw, type RawClient } from '../helpers/raw-client.ts';
 import { addUser, type ServerProcess, startServerProcess } from '../helpers/server.ts';
@@ -140,8 +140,8 @@ t.test('c2s.move_to_home = false keeps connections where they were accepted', as
   t.same(counts, {}, 'no moves counted');
 });
 
-t.test('a moved session drops and resumes (XEP-0198) with every message once, in order', async (t) => {
-  const SM = 'urn:xmpp:sm:3';
+/** A 2-worker server with accounts alice and bob (password 'pw'), bob online as bob@localhost/b. */
+async function serverWithBob(t: Test): Promise<{ server: ServerProcess; bob: RawClient }> {
   const dataDir = t.testdir();
   for (const u of ['alice', 'bob']) await addUser(dataDir, `${u}@localhost`, 'pw');
   const server = await startServerProcess({ dataDir, workers: 2 });
@@ -149,19 +149,32 @@ t.test('a moved session drops and resumes (XEP-0198) with every message once, in
   const bob = await connectRaw(server.c2sPort);
   t.teardown(() => bob.destroy());
   await bob.login('bob', 'pw', 'b');
+  return { server, bob };
+}
 
-  // Log in until the kernel gives alice's connection to the shard that is not her home, so it moves.
-  let alice: RawClient | null = null;
-  let resource = '';
-  for (let k = 0; k < 20 && alice === null; k++) {
-    const c = await connectRaw(server.c2sPort);
-    resource = `r${k}`;
-    await c.login('alice', 'pw', resource);
-    const bound = await server.waitForLog((l) => l.msg === 'session bound' && l.jid === `alice@localhost/${resource}`);
-    if (bound.shard !== bound.home) alice = c;
-    else c.destroy();
+/** Logs in with `login` until the kernel gives the connection to a shard other than its home, so it moves. */
+async function loginUntilMoved(
+  server: ServerProcess,
+  login: (attempt: number) => Promise<{ c: RawClient; jid: string }>,
+): Promise<{ c: RawClient; jid: string }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const got = await login(attempt);
+    const bound = await server.waitForLog((l) => l.msg === 'session bound' && l.jid === got.jid);
+    if (bound.shard !== bound.home) return got;
+    got.c.destroy();
   }
-  if (alice === null) throw new Error('no login landed away from its home in 20 tries');
+  throw new Error('no login landed away from its home in 20 tries');
+}
+
+t.test('a moved session drops and resumes (XEP-0198) with every message once, in order', async (t) => {
+  const SM = 'urn:xmpp:sm:3';
+  const { server, bob } = await serverWithBob(t);
+
+  const { c: alice, jid } = await loginUntilMoved(server, async (k) => {
+    const c = await connectRaw(server.c2sPort);
+    return { c, jid: await c.login('alice', 'pw', `r${k}`) };
+  });
+  const resource = jid.slice(jid.indexOf('/') + 1);
   const moved = alice;
   moved.send(`<enable xmlns='${SM}' resume='true'/>`);
   const enabled = await moved.waitFor((el) => el.name === 'enabled' || el.name === 'failed');
@@ -195,4 +208,45 @@ t.test('a moved session drops and resumes (XEP-0198) with every message once, in
   const counts = await movesCounted(server);
   t.ok((counts.moved ?? 0) >= 1, 'the first connection moved');
   t.equal(counts.aborted ?? 0, 0, 'no move was aborted');
+});
+
+t.test('SASL2 with Bind2: the connection moves after the inline bind', async (t) => {
+  const SASL2 = 'urn:xmpp:sasl:2';
+  const { server, bob } = await serverWithBob(t);
+
+  const { c: alice, jid: full } = await loginUntilMoved(server, async (k) => {
+    const c = await connectRaw(server.tlsPort, { directTls: true });
+    await c.open();
+    const scram = new ScramClient('SHA-256', 'alice', 'pw', new Map());
+    c.send(
+      `<authenticate xmlns='${SASL2}' mechanism='SCRAM-SHA-256'><initial-response>${Buffer.from(scram.clientFirst()).toString('base64')}</initial-response>` +
+        `<user-agent id='00000000-0000-4000-8000-${String(k).padStart(12, '0')}'><software>test</software></user-agent>` +
+        `<bind xmlns='urn:xmpp:bind:0'><tag>move</tag></bind></authenticate>`,
+    );
+    const challenge = await c.waitFor((el) => el.name === 'challenge' || el.name === 'failure');
+    if (challenge.name !== 'challenge') throw new Error(String(challenge));
+    const final = scram.clientFinal(Buffer.from(challenge.text(), 'base64').toString());
+    c.send(`<response xmlns='${SASL2}'>${Buffer.from(final).toString('base64')}</response>`);
+    const success = await c.waitFor((el) => el.name === 'success' || el.name === 'failure');
+    if (success.name !== 'success') throw new Error(String(success));
+    // Sent at once: it reaches the edge while the connection may be offering itself to its home.
+    c.send(`<message to='bob@localhost/b' type='chat' id='early-${k}'><body>early</body></message>`);
+    await bob.waitFor((el) => el.attrs.id === `early-${k}`);
+    return { c, jid: success.getChildText('authorization-identifier') ?? '' };
+  });
+  const moved = alice;
+  t.teardown(() => moved.destroy());
+  t.pass('a message sent right after <success/> reached its recipient');
+  for (let i = 1; i <= 3; i++) {
+    bob.send(`<message to='${full}' type='chat' id='to-alice-${i}'><body>${i}</body></message>`);
+    moved.send(`<message to='bob@localhost/b' type='chat' id='to-bob-${i}'><body>${i}</body></message>`);
+  }
+  await moved.waitFor((el) => el.attrs.id === 'to-alice-3');
+  await bob.waitFor((el) => el.attrs.id === 'to-bob-3');
+  t.same(
+    moved.elements.filter((el) => el.name === 'message').map((el) => el.attrs.id),
+    ['to-alice-1', 'to-alice-2', 'to-alice-3'],
+    'the moved SASL2 session receives in order',
+  );
+  t.ok(((await movesCounted(server)).moved ?? 0) >= 1, 'counted as moved');
 });
