@@ -146,6 +146,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       cert: nullablePath(r.get<string | null>('tls.cert', checkNonEmpty, null), path),
       groups: r.get<string | null>('tls.groups', checkTlsGroups, null, [['WADDLE_TLS_GROUPS', envString]]),
       engine: r.get('tls.engine', checkOneOf(['auto', 'lean', 'node'] as const), DEFAULTS.tls.engine, [['WADDLE_TLS_ENGINE', envString]]),
+      handOff: r.get('tls.hand_off', checkBool, DEFAULTS.tls.handOff, [['WADDLE_TLS_HAND_OFF', envBool]]),
     },
     registration: r.get('registration', checkBool, DEFAULTS.registration, [['WADDLE_REGISTRATION', envBool]]),
     admins: r.get('admins', checkList(checkBareJid), [], [['WADDLE_ADMINS', envList]]),

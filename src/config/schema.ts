@@ -43,8 +43,10 @@ export interface Config {
    * groups in order of preference (OpenSSL syntax, e.g. "X25519:P-256"); null → OpenSSL's default list.
    * `engine`: who terminates client TLS: 'lean' (src/tls/lean, ~20 KB less memory per connection),
    * 'node' (node:tls), or 'auto' (lean when its addon is built, else node with a warning).
+   * `handOff` (lean only): after a TLS 1.3 handshake, free OpenSSL's per-connection state and protect
+   * records with the addon's own record layer (src/tls/lean/record_layer.c, ~20 KB less per connection).
    */
-  tls: { key: string | null; cert: string | null; groups: string | null; engine: TlsEngine };
+  tls: { key: string | null; cert: string | null; groups: string | null; engine: TlsEngine; handOff: boolean };
   /** XEP-0077 in-band registration. */
   registration: boolean;
   /** Bare JIDs (lowercased) with administrative rights. */
@@ -95,7 +97,7 @@ export const DEFAULTS = {
   dataDir: './data',
   c2s: { port: 5222, tlsPort: 5223, requireTls: true, maxStanzaBytes: 262_144, idleTimeoutSec: 300, moveToHome: true },
   http: { port: 5280 },
-  tls: { engine: 'auto' },
+  tls: { engine: 'auto', handOff: true },
   registration: false,
   offline: { maxPerUser: 1000 },
   streamManagement: { resumeTimeoutSec: 300, maxUnacked: 5000 },

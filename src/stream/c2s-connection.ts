@@ -353,6 +353,7 @@ export class C2sConnection implements ConnectionHandle {
     };
     secure.once('secure', () => count('ok'));
     secure.on('error', () => count('failed'));
+    if (engine === 'lean') secure.once('handOff', () => this.s.metrics.tlsHandOffs.inc());
   }
 
   /** The TLS channel's binding data (XEP-0440), computed once per TLS session. */

@@ -69,6 +69,8 @@ export interface ShardMetrics {
   authAttempts: Counter<'mechanism' | 'result'>;
   /** xmpp_tls_handshakes_total{engine=lean|node,result=ok|failed}: client TLS handshakes. */
   tlsHandshakes: Counter<'engine' | 'result'>;
+  /** xmpp_tls_hand_offs_total: lean TLS 1.3 connections whose OpenSSL state was freed after the handshake. */
+  tlsHandOffs: Counter;
   /** xmpp_c2s_moves_total{result}: bound connections moved to their home shard (moved|refused|aborted). */
   connectionMoves: Counter<'result'>;
   /** xmpp_mesh_ring_occupancy_bytes{to}: bytes waiting in this shard's outbound ring to `to`. */
@@ -131,6 +133,11 @@ export function createShardMetrics(shard: number): ShardMetrics {
       name: 'xmpp_c2s_moves_total',
       help: 'Bound client connections moved from the shard that accepted them to their session home shard, by result',
       labelNames: ['result'],
+      registers,
+    }),
+    tlsHandOffs: new Counter({
+      name: 'xmpp_tls_hand_offs_total',
+      help: 'Client TLS 1.3 connections whose OpenSSL state was freed after the handshake (lean engine; records protected by its own record layer)',
       registers,
     }),
     tlsHandshakes: new Counter({

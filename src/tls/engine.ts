@@ -22,7 +22,7 @@ export function resolveTlsEngine(config: Config, credentials: { key: string; cer
     if (wanted === 'lean') throw new Error(`[tls] engine = "lean": ${why}`);
     return { engine: 'node', why };
   }
-  const base = { key: credentials.key, cert: credentials.cert, groups: config.tls.groups };
+  const base = { key: credentials.key, cert: credentials.cert, groups: config.tls.groups, handOff: config.tls.handOff };
   return {
     engine: 'lean',
     contexts: {

@@ -1,17 +1,25 @@
 // Both client TLS engines (`[tls] engine`, src/tls/engine.ts) behind the real server: STARTTLS and XEP-0368
-// direct TLS logins, the channel bindings offered, and a message between a client on each port.
+// direct TLS logins, the channel bindings offered, and a message between a client on each port; the lean
+// engine with and without the TLS 1.3 hand-off to its own record layer (`[tls] hand_off`).
 import t from 'tap';
 import { connectRaw } from '../helpers/raw-client.ts';
 import { addUser, startServerProcess } from '../helpers/server.ts';
 
 const SASL_CB = 'urn:xmpp:sasl-cb:0';
 
-for (const engine of ['lean', 'node'] as const) {
-  t.test(`[tls] engine = "${engine}"`, async (t) => {
+const variants = [
+  { engine: 'lean', handOff: true },
+  { engine: 'lean', handOff: false },
+  { engine: 'node', handOff: false },
+] as const;
+
+for (const { engine, handOff } of variants) {
+  t.test(`[tls] engine = "${engine}"${engine === 'lean' ? `, hand_off = ${handOff}` : ''}`, async (t) => {
     const dataDir = t.testdir();
     await addUser(dataDir, 'alice@localhost', 'alice-pw');
     await addUser(dataDir, 'bob@localhost', 'bob-pw');
-    const server = await startServerProcess({ dataDir, workers: 2, env: { WADDLE_TLS_ENGINE: engine } });
+    const env = { WADDLE_TLS_ENGINE: engine, WADDLE_TLS_HAND_OFF: String(handOff) };
+    const server = await startServerProcess({ dataDir, workers: 2, env });
     t.teardown(() => server.stop());
     const said = await server.waitForLog((l) => l.msg === 'client TLS engine');
     t.equal(said.tlsEngine, engine, 'the shard says which engine it runs');
@@ -60,6 +68,12 @@ for (const engine of ['lean', 'node'] as const) {
       handshakes.reduce((sum, m) => sum + Number(m[1]), 0),
       3,
       'every handshake counted, under this engine',
+    );
+    const handOffs = [...metrics.matchAll(/^xmpp_tls_hand_offs_total(?:\{[^}]*\})? (\d+)$/gm)];
+    t.equal(
+      handOffs.reduce((sum, m) => sum + Number(m[1]), 0),
+      handOff ? 3 : 0,
+      handOff ? 'every TLS 1.3 connection handed off' : 'none handed off',
     );
   });
 }

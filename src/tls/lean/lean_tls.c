@@ -8,12 +8,18 @@
 // same OpenSSL that Node links (its exported symbols, no second copy) with a BIO of our own:
 //   - input is read straight from the Buffer a plain net.Socket delivered (no per-connection input buffer),
 //   - output is collected in one per-thread scratch buffer and copied into a JS Buffer once per call,
-//   - SSL_MODE_RELEASE_BUFFERS frees the record buffers whenever a connection has nothing in flight.
-// What stays per connection is OpenSSL's session state (SSL object, record layers, cipher contexts).
+//   - SSL_MODE_RELEASE_BUFFERS frees the record buffers whenever a connection has nothing in flight,
+//   - once a TLS 1.3 handshake is over, the SSL is freed and record_layer.c protects the records with the
+//     traffic keys (the "hand-off"; OpenSSL's idle state is ~18-24 KB per connection, ours ~0.2 KB).
+// The hand-off needs two numbers OpenSSL does not export: the traffic secrets (its key log callback
+// reports them) and how many records it protected with them (its message callback sees every record
+// header; the count restarts at each side's Finished, the last message under the handshake keys).
+// It waits until OpenSSL holds no partial record, and never happens for TLS 1.2 or after a KeyUpdate.
 //
 // Threads: every call runs on the JS thread of the worker that owns the connection; scratch buffers and
 // the status word are per thread (each worker has its own N-API env and instance data).
 #include <node_api.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -24,23 +30,18 @@
 #include <string.h>
 #include <unistd.h>
 
-// Status bits, written to the per-env Int32Array after feed() (read by src/tls/lean/index.ts).
-#define ST_OUTPUT 1     // ciphertext to send: takeOutput()
-#define ST_SECURE 2     // the handshake completed during this call
-#define ST_CLOSED 4     // the peer sent close_notify
-#define ST_ERROR 8      // fatal TLS error: lastError(); any alert to send is in the output
+#include "record_layer.h"
 
+// A connection is served by OpenSSL (`ssl` set), by record_layer.c after the hand-off (`ssl` NULL,
+// `rl` set), or closed (both NULL).
 typedef struct {
   SSL *ssl;
+  RecordLayer *rl;          // before the hand-off: collects the traffic secrets
   const unsigned char *in;  // input being fed, valid only during feed()
   size_t in_len;
-  int secure;
+  uint32_t headers_read, records_read, records_written;  // since each side's Finished (count_records)
+  uint8_t secure, key_updated;
 } Conn;
-
-typedef struct {
-  unsigned char *data;
-  size_t len, cap;
-} Scratch;
 
 typedef struct {
   napi_ref status_ref;
@@ -53,17 +54,6 @@ static __thread char last_error[256];
 
 // Scratch buffers above this are shrunk after use, so one large stanza does not pin memory per thread.
 #define SCRATCH_KEEP (256 * 1024)
-
-static int scratch_reserve(Scratch *s, size_t need) {
-  if (s->cap >= need) return 1;
-  size_t cap = s->cap ? s->cap : 16384;
-  while (cap < need) cap *= 2;
-  unsigned char *p = realloc(s->data, cap);
-  if (p == NULL) return 0;
-  s->data = p;
-  s->cap = cap;
-  return 1;
-}
 
 static void scratch_trim(Scratch *s) {
   s->len = 0;
@@ -180,6 +170,65 @@ static Conn *session_arg(napi_env env, napi_callback_info info) {
   return argc == 1 ? get_external(env, argv[0]) : NULL;
 }
 
+// ---- What the hand-off learns from OpenSSL's callbacks ----
+
+static Conn *conn_of(const SSL *ssl) {
+  BIO *b = SSL_get_rbio(ssl);
+  return b == NULL ? NULL : BIO_get_data(b);
+}
+
+static int hex_digit(char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+// A key log line (NSS format, "<label> <client random> <secret>", hex): keeps the application traffic
+// secrets, ignores the rest.
+static void keylog(const SSL *ssl, const char *line) {
+  static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
+  int ours = strncmp(line, server, sizeof server - 1) == 0;
+  if (!ours && strncmp(line, client, sizeof client - 1) != 0) return;
+  Conn *c = conn_of(ssl);
+  const char *hex = strrchr(line, ' ');
+  if (c == NULL || hex == NULL) return;
+  hex++;
+  size_t n = strlen(hex) / 2;
+  uint8_t secret[64];
+  if (n == 0 || n > sizeof secret || strlen(hex) != 2 * n) return;
+  for (size_t i = 0; i < n; i++) {
+    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return;
+    secret[i] = (uint8_t)(hi << 4 | lo);
+  }
+  if (c->rl == NULL) c->rl = rl_new();
+  if (c->rl != NULL) rl_set_secret(c->rl, ours, secret, n);
+  OPENSSL_cleanse(secret, sizeof secret);
+}
+
+// Counts the records protected with the application keys: every record header read or written, restarted
+// at the Finished of its direction (OpenSSL reports a record's header before the message it carries).
+// A record whose header was read but that is not decrypted yet (a partial record) shows as
+// headers_read > records_read.
+static void count_records(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl, void *arg) {
+  (void)version;
+  (void)arg;
+  Conn *c = conn_of(ssl);
+  if (c == NULL) return;
+  if (content_type == SSL3_RT_HEADER) {
+    if (write_p) c->records_written++;
+    else c->headers_read++;
+  } else if (content_type == SSL3_RT_INNER_CONTENT_TYPE && !write_p) {
+    c->records_read++;
+  } else if (content_type == SSL3_RT_HANDSHAKE && len > 0) {
+    uint8_t type = *(const uint8_t *)buf;
+    if (type == SSL3_MT_FINISHED && write_p) c->records_written = 0;
+    if (type == SSL3_MT_FINISHED && !write_p) c->records_read = c->headers_read = 0;
+    if (type == SSL3_MT_KEY_UPDATE) c->key_updated = 1;
+  }
+}
+
 // ---- Contexts ----
 
 static int select_xmpp_client(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
@@ -208,13 +257,13 @@ static void free_ctx(napi_env env, void *data, void *hint) {
   SSL_CTX_free(data);
 }
 
-// createContext(keyPem, certChainPem, ciphers12, groups | null, alpnXmppClient) -> External<SSL_CTX>
+// createContext(keyPem, certChainPem, ciphers12, groups | null, alpnXmppClient, handOff) -> External<SSL_CTX>
 static napi_value create_context(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "createContext(key, cert, ciphers, groups, alpn)");
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, "createContext(key, cert, ciphers, groups, alpn, handOff)");
     return NULL;
   }
   ERR_clear_error();
@@ -222,8 +271,9 @@ static napi_value create_context(napi_env env, napi_callback_info info) {
   napi_valuetype groups_type;
   napi_typeof(env, argv[3], &groups_type);
   char *groups = groups_type == napi_string ? get_string(env, argv[3]) : NULL;
-  bool alpn = false;
+  bool alpn = false, hand_off = false;
   napi_get_value_bool(env, argv[4], &alpn);
+  napi_get_value_bool(env, argv[5], &hand_off);
   SSL_CTX *ctx = NULL;
   const char *failed = NULL;
   BIO *kb = NULL, *cb = NULL;
@@ -279,6 +329,10 @@ static napi_value create_context(napi_env env, napi_callback_info info) {
     goto done;
   }
   if (alpn) SSL_CTX_set_alpn_select_cb(ctx, select_xmpp_client, NULL);
+  if (hand_off) {
+    SSL_CTX_set_keylog_callback(ctx, keylog);
+    SSL_CTX_set_msg_callback(ctx, count_records);
+  }
 done:;
   napi_value result = NULL;
   if (failed != NULL) {
@@ -306,7 +360,13 @@ static void conn_release(Conn *c) {
     SSL_free(c->ssl);  // frees the BIO too
     c->ssl = NULL;
   }
+  rl_free(c->rl);
+  c->rl = NULL;
 }
+
+static int handed_off(const Conn *c) { return c->ssl == NULL && c->rl != NULL; }
+
+static int is_open(const Conn *c) { return c->ssl != NULL || c->rl != NULL; }
 
 static void free_conn(napi_env env, void *data, void *hint) {
   (void)env;
@@ -367,25 +427,44 @@ static int failure_bits(Conn *c, int ret) {
   }
 }
 
-// feed(conn, ciphertext) -> plaintext Buffer | undefined; status bits in the status word.
-static napi_value feed(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Instance *inst = instance(env);
-  Conn *c = argc == 2 ? get_external(env, argv[0]) : NULL;
-  void *data = NULL;
-  size_t len = 0;
-  if (c == NULL || inst == NULL || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "feed(session, buffer)");
-    return NULL;
-  }
-  int status = 0;
-  inst->status[0] = 0;
-  if (c->ssl == NULL) return undefined(env);
+// The connection cannot be handed off, ever: forget the secrets, stop counting records.
+static int no_hand_off(Conn *c) {
+  rl_free(c->rl);
+  c->rl = NULL;
+  SSL_set_msg_callback(c->ssl, NULL);
+  return 0;
+}
+
+// Frees OpenSSL's state once the connection can go on without it (see the top of this file); until then
+// (a partial record inside OpenSSL) it is tried again after the next input. Returns 1 if it happened.
+static int try_hand_off(Conn *c) {
+  SSL *ssl = c->ssl;
+  if (c->rl == NULL) return 0;
+  if (SSL_version(ssl) != TLS1_3_VERSION || c->key_updated || !rl_has_secrets(c->rl)) return no_hand_off(c);
+  if (SSL_in_init(ssl) || SSL_get_shutdown(ssl) != 0 || SSL_has_pending(ssl) || c->headers_read != c->records_read)
+    return 0;
+  const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
+  const unsigned char *alpn = NULL;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  uint8_t exporter[RL_EXPORTER_BYTES];
+  int ok = cipher != NULL &&
+           SSL_export_keying_material(ssl, exporter, sizeof exporter, RL_EXPORTER_LABEL, strlen(RL_EXPORTER_LABEL), NULL,
+                                      0, 0) == 1 &&
+           rl_activate(c->rl, SSL_CIPHER_get_protocol_id(cipher), c->records_read, c->records_written, exporter, alpn,
+                       alpn_len);
+  OPENSSL_cleanse(exporter, sizeof exporter);
   ERR_clear_error();
-  out_scratch.len = 0;
-  plain_scratch.len = 0;
+  if (!ok) return no_hand_off(c);
+  SSL_free(ssl);  // and our BIO
+  c->ssl = NULL;
+  return 1;
+}
+
+// Input for a connection OpenSSL still serves: the handshake, then records until the hand-off.
+static int feed_openssl(Conn *c, const unsigned char *data, size_t len) {
+  int status = 0;
+  ERR_clear_error();
   c->in = data;
   c->in_len = len;
   if (!c->secure) {
@@ -415,6 +494,29 @@ static napi_value feed(napi_env env, napi_callback_info info) {
   c->in = NULL;
   c->in_len = 0;
   ERR_clear_error();
+  if (c->secure && !(status & (ST_ERROR | ST_CLOSED)) && try_hand_off(c)) status |= ST_HANDED_OFF;
+  return status;
+}
+
+// feed(conn, ciphertext) -> plaintext Buffer | undefined; status bits in the status word.
+static napi_value feed(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Instance *inst = instance(env);
+  Conn *c = argc == 2 ? get_external(env, argv[0]) : NULL;
+  void *data = NULL;
+  size_t len = 0;
+  if (c == NULL || inst == NULL || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "feed(session, buffer)");
+    return NULL;
+  }
+  inst->status[0] = 0;
+  out_scratch.len = 0;
+  plain_scratch.len = 0;
+  int status = 0;
+  if (c->ssl != NULL) status = feed_openssl(c, data, len);
+  else if (c->rl != NULL) status = rl_feed(c->rl, data, len, &plain_scratch, &out_scratch, last_error, sizeof last_error);
   if (out_scratch.len > 0) status |= ST_OUTPUT;
   inst->status[0] = status;
   if (plain_scratch.len == 0) return undefined(env);
@@ -433,7 +535,7 @@ static napi_value encrypt(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Conn *c = argc == 2 ? get_external(env, argv[0]) : NULL;
-  if (c == NULL || c->ssl == NULL || !c->secure) {
+  if (c == NULL || !is_open(c) || !c->secure) {
     napi_throw_error(env, "ERR_LEAN_TLS", "the TLS session is not established");
     return NULL;
   }
@@ -455,8 +557,14 @@ static napi_value encrypt(napi_env env, napi_callback_info info) {
   ERR_clear_error();
   out_scratch.len = 0;
   size_t written = 0;
-  int ok = len == 0 || SSL_write_ex(c->ssl, data, len, &written) == 1;
+  int ok = len == 0 ||
+           (handed_off(c) ? rl_seal(c->rl, data, len, &out_scratch, last_error, sizeof last_error)
+                          : SSL_write_ex(c->ssl, data, len, &written) == 1);
   if (!is_buffer) scratch_trim(&plain_scratch);
+  if (!ok && handed_off(c)) {
+    napi_throw_error(env, "ERR_LEAN_TLS", last_error);
+    return NULL;
+  }
   if (!ok) return throw_last(env, "TLS write failed");
   return buffer_from_scratch(env, &out_scratch);
 }
@@ -464,10 +572,11 @@ static napi_value encrypt(napi_env env, napi_callback_info info) {
 // shutdown(conn) -> Buffer | undefined: our close_notify.
 static napi_value shutdown_tls(napi_env env, napi_callback_info info) {
   Conn *c = session_arg(env, info);
-  if (c == NULL || c->ssl == NULL || !c->secure) return undefined(env);
+  if (c == NULL || !is_open(c) || !c->secure) return undefined(env);
   ERR_clear_error();
   out_scratch.len = 0;
-  SSL_shutdown(c->ssl);
+  if (handed_off(c)) rl_close_notify(c->rl, &out_scratch);
+  else SSL_shutdown(c->ssl);
   ERR_clear_error();
   if (out_scratch.len == 0) return undefined(env);
   return buffer_from_scratch(env, &out_scratch);
@@ -495,7 +604,7 @@ static int64_t bigint_arg(napi_env env, napi_value v, int *ok) {
 // detach(conn) -> bigint: takes the TLS state out of `conn` (which becomes closed) for adopt() elsewhere.
 static napi_value detach_session(napi_env env, napi_callback_info info) {
   Conn *c = session_arg(env, info);
-  if (c == NULL || c->ssl == NULL) {
+  if (c == NULL || !is_open(c)) {
     napi_throw_error(env, NULL, "detach: the TLS session is closed");
     return NULL;
   }
@@ -504,8 +613,9 @@ static napi_value detach_session(napi_env env, napi_callback_info info) {
   *moved = *c;
   moved->in = NULL;
   moved->in_len = 0;
-  BIO_set_data(SSL_get_rbio(c->ssl), moved);
+  if (c->ssl != NULL) BIO_set_data(SSL_get_rbio(c->ssl), moved);
   c->ssl = NULL;
+  c->rl = NULL;
   napi_value result;
   napi_create_bigint_int64(env, (int64_t)(intptr_t)moved, &result);
   return result;
@@ -576,7 +686,7 @@ static napi_value export_keying_material(napi_env env, napi_callback_info info) 
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Conn *c = argc >= 3 ? get_external(env, argv[0]) : NULL;
   uint32_t length = 0;
-  if (c == NULL || c->ssl == NULL || !c->secure || napi_get_value_uint32(env, argv[1], &length) != napi_ok || length == 0 ||
+  if (c == NULL || !is_open(c) || !c->secure || napi_get_value_uint32(env, argv[1], &length) != napi_ok || length == 0 ||
       length > 1024) {
     napi_throw_error(env, "ERR_LEAN_TLS", "exportKeyingMaterial: no established session or bad length");
     return NULL;
@@ -590,8 +700,17 @@ static napi_value export_keying_material(napi_env env, napi_callback_info info) 
   napi_value buf = NULL;
   void *out = NULL;
   ERR_clear_error();
-  if (label != NULL && napi_create_buffer(env, length, &out, &buf) == napi_ok &&
-      SSL_export_keying_material(c->ssl, out, length, label, strlen(label), context, context_len, has_context) != 1) {
+  if (handed_off(c)) {
+    // Only the value computed before OpenSSL's state went: RFC 9266 tls-exporter (empty context).
+    if (label != NULL && strcmp(label, RL_EXPORTER_LABEL) == 0 && length == RL_EXPORTER_BYTES && context_len == 0 &&
+        napi_create_buffer(env, length, &out, &buf) == napi_ok) {
+      memcpy(out, rl_exporter(c->rl), length);
+    } else {
+      napi_throw_error(env, "ERR_LEAN_TLS", "exportKeyingMaterial: only tls-exporter is kept after the handshake");
+      buf = NULL;
+    }
+  } else if (label != NULL && napi_create_buffer(env, length, &out, &buf) == napi_ok &&
+             SSL_export_keying_material(c->ssl, out, length, label, strlen(label), context, context_len, has_context) != 1) {
     buf = throw_last(env, "SSL_export_keying_material failed");
   }
   free(label);
@@ -608,7 +727,8 @@ static napi_value string_or_null(napi_env env, const char *s, size_t len) {
 // protocol(conn) -> 'TLSv1.3' | 'TLSv1.2' | null
 static napi_value protocol(napi_env env, napi_callback_info info) {
   Conn *c = session_arg(env, info);
-  if (c == NULL || c->ssl == NULL || !c->secure) return string_or_null(env, NULL, 0);
+  if (c == NULL || !is_open(c) || !c->secure) return string_or_null(env, NULL, 0);
+  if (handed_off(c)) return string_or_null(env, "TLSv1.3", NAPI_AUTO_LENGTH);
   return string_or_null(env, SSL_get_version(c->ssl), NAPI_AUTO_LENGTH);
 }
 
@@ -618,7 +738,19 @@ static napi_value alpn(napi_env env, napi_callback_info info) {
   const unsigned char *p = NULL;
   unsigned int n = 0;
   if (c != NULL && c->ssl != NULL) SSL_get0_alpn_selected(c->ssl, &p, &n);
+  if (c != NULL && handed_off(c)) {
+    size_t len = 0;
+    p = rl_alpn(c->rl, &len);
+    n = (unsigned int)len;
+  }
   return string_or_null(env, n == 0 ? NULL : (const char *)p, n);
+}
+
+// recordLayer(conn) -> 'openssl' | 'waddle' (handed off) | null (closed)
+static napi_value record_layer(napi_env env, napi_callback_info info) {
+  Conn *c = session_arg(env, info);
+  if (c == NULL || !is_open(c)) return string_or_null(env, NULL, 0);
+  return string_or_null(env, handed_off(c) ? "waddle" : "openssl", NAPI_AUTO_LENGTH);
 }
 
 // lastError() -> string: why the last call failed.
@@ -644,6 +776,7 @@ static void free_thread_scratch(void *arg) {
   free(plain_scratch.data);
   out_scratch = (Scratch){0};
   plain_scratch = (Scratch){0};
+  rl_thread_cleanup();
 }
 
 static void free_instance(napi_env env, void *data, void *hint) {
@@ -677,6 +810,7 @@ NAPI_MODULE_INIT() {
       {"protocol", protocol},            {"alpn", alpn},              {"lastError", last_error_fn},
       {"status", status_fn},             {"detach", detach_session},  {"adopt", adopt_session},
       {"discard", discard_session},      {"dupFd", dup_fd},           {"closeFd", close_fd},
+      {"recordLayer", record_layer},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

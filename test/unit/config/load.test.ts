@@ -33,7 +33,7 @@ t.test('defaults when no file exists', (t) => {
     moveToHome: true,
   });
   t.same(c.http, { host: c.c2s.host, port: 5280 });
-  t.same(c.tls, { key: null, cert: null, groups: null, engine: 'auto' });
+  t.same(c.tls, { key: null, cert: null, groups: null, engine: 'auto', handOff: true });
   t.equal(c.registration, false);
   t.same(c.admins, []);
   t.same(c.offline, { maxPerUser: 1000 });
@@ -73,6 +73,7 @@ key = "certs/key.pem"
 cert = "/etc/waddle/cert.pem"
 groups = "X25519:P-256"
 engine = "node"
+hand_off = false
 [offline]
 max_per_user = 0
 [log]
@@ -101,7 +102,7 @@ t.test('reads a file, normalises names and resolves paths against cwd', (t) => {
     moveToHome: false,
   });
   t.same(c.http, { host: '127.0.0.1', port: 0 });
-  t.same(c.tls, { key: join(cwd, 'certs/key.pem'), cert: '/etc/waddle/cert.pem', groups: 'X25519:P-256', engine: 'node' });
+  t.same(c.tls, { key: join(cwd, 'certs/key.pem'), cert: '/etc/waddle/cert.pem', groups: 'X25519:P-256', engine: 'node', handOff: false });
   t.same(c.offline, { maxPerUser: 0 });
   t.same(c.log, { level: 'debug' });
   t.same(c.telemetry, { otlpEndpoint: 'http://127.0.0.1:4318', serviceName: 'waddle-test' });
@@ -143,6 +144,7 @@ t.test('environment overrides win over the file', (t) => {
       WADDLE_ADMINS: ' a@env.example , b@env.example ,',
       WADDLE_LOG_LEVEL: 'warn',
       WADDLE_TLS_ENGINE: 'lean',
+      WADDLE_TLS_HAND_OFF: 'false',
       WADDLE_OTLP_ENDPOINT: 'https://collector.example:4318',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored.example:4318',
     },
@@ -157,6 +159,7 @@ t.test('environment overrides win over the file', (t) => {
   t.same(c.admins, ['a@env.example', 'b@env.example']);
   t.equal(c.log.level, 'warn');
   t.equal(c.tls.engine, 'lean', 'WADDLE_TLS_ENGINE over the file');
+  t.equal(c.tls.handOff, false, 'WADDLE_TLS_HAND_OFF');
   t.equal(c.telemetry.otlpEndpoint, 'https://collector.example:4318', 'WADDLE_ wins over OTEL_');
   t.equal(c.c2s.idleTimeoutSec, 60, 'keys without an env override keep the file value');
   t.end();
