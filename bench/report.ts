@@ -26,6 +26,8 @@ export interface RunConfig {
   tlsEngine?: string;
   /** waddle: false when run with `--no-move` (bound connections stayed on the shard that accepted them). */
   moveToHome?: boolean;
+  /** waddle: false when run with `--no-hand-off` (lean TLS kept OpenSSL's state for whole connections). */
+  handOff?: boolean;
   /** muc: how new rooms were unlocked ('no-logging': waddle rooms not archived; see MucParams). */
   roomConfig?: string;
   warmupSec: number;
@@ -97,7 +99,7 @@ export function configLabel(r: RunRecord): string {
       : r.scenario === 'muc'
         ? `${c.rooms}×${c.occupants} occupants, ${c.senders} senders/room, ${pace}${c.archive ? ', archive' : ''}`
         : `K=${c.concurrency}`;
-  const groups = `${c.tlsGroups === undefined ? '' : `, groups ${c.tlsGroups}`}${c.tlsEngine === undefined ? '' : `, ${c.tlsEngine} TLS`}${c.moveToHome === false ? ', no moves' : ''}`;
+  const groups = `${c.tlsGroups === undefined ? '' : `, groups ${c.tlsGroups}`}${c.tlsEngine === undefined ? '' : `, ${c.tlsEngine} TLS`}${c.moveToHome === false ? ', no moves' : ''}${c.handOff === false ? ', no hand-off' : ''}`;
   return `${r.target} ${r.scenario} ${c.transport} ${c.mechanism}${groups}, ${c.workers}w, ${load}`;
 }
 

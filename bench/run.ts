@@ -41,6 +41,7 @@ const USAGE = `usage: npm run bench -- <direct|login|muc|idle|presence> [options
   --tls-groups G           waddle: [tls] groups, e.g. X25519:P-256 (default: OpenSSL's, X25519MLKEM768 first)
   --tls-engine E           waddle: [tls] engine, lean or node (default: the server's, lean when built)
   --no-move                waddle: [c2s] move_to_home = false (bound connections stay on the shard that accepted them)
+  --no-hand-off            waddle: [tls] hand_off = false (lean TLS keeps OpenSSL's state for the whole connection)
   --out FILE               also append the JSON lines to FILE
   --json                   print only the JSON lines (no Markdown)
   --quiet-wait S           before each run, wait up to S s for the machine to be idle (default 60; 0 = don't)
@@ -78,6 +79,7 @@ function opts(argv: string[]) {
       'tls-groups': { type: 'string' },
       'tls-engine': { type: 'string' },
       'no-move': { type: 'boolean' },
+      'no-hand-off': { type: 'boolean' },
       warmup: { type: 'string', default: '3' },
       duration: { type: 'string', default: '15' },
       grace: { type: 'string', default: '2' },
@@ -196,6 +198,7 @@ async function main(argv: string[]): Promise<number> {
   if (v['tls-groups'] !== undefined && target.name !== 'waddle') throw new Error('--tls-groups applies to --target waddle only');
   if (v['tls-engine'] !== undefined && target.name !== 'waddle') throw new Error('--tls-engine applies to --target waddle only');
   if (v['no-move'] && target.name !== 'waddle') throw new Error('--no-move applies to --target waddle only');
+  if (v['no-hand-off'] && target.name !== 'waddle') throw new Error('--no-hand-off applies to --target waddle only');
   // waddle's rooms archive by default (room config `logging`), even with [archive] enabled = false: unless
   // --archive, their creators turn logging off, as the peers' rooms (no muc_mam / mod_mam) archive nothing.
   const roomConfig = target.name === 'waddle' && !v.archive ? 'no-logging' : 'instant';
@@ -233,6 +236,7 @@ async function main(argv: string[]): Promise<number> {
     ...(v['tls-engine'] === undefined ? {} : { tlsEngine: v['tls-engine'] }),
     // Recorded only when off (records before session 5 had no moves at all).
     ...(v['no-move'] ? { moveToHome: false } : {}),
+    ...(v['no-hand-off'] ? { handOff: false } : {}),
     warmupSec: times.warmupMs / 1000,
     durationSec: times.durationMs / 1000,
     genThreads,
@@ -284,6 +288,7 @@ async function main(argv: string[]): Promise<number> {
           ...(v['tls-groups'] === undefined ? {} : { tlsGroups: v['tls-groups'] }),
           ...(v['tls-engine'] === undefined ? {} : { tlsEngine: v['tls-engine'] }),
           ...(v['no-move'] ? { moveToHome: false } : {}),
+          ...(v['no-hand-off'] ? { handOff: false } : {}),
         });
         log(`run ${run}/${runs}, ${workers} worker(s): server pid ${server.pid} up (c2s ${server.c2sPort}, tls ${server.tlsPort})`);
         let outcome: Awaited<ReturnType<typeof runGenerators>>;

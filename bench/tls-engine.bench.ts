@@ -1,6 +1,8 @@
 // Micro benchmark: what one small stanza costs to send and to receive through each client TLS engine, in one
-// process over loopback: the lean engine (src/tls/lean) and node:tls (`new TLSSocket(raw, { isServer })`,
-// as waddle's STARTTLS). The client side is node:tls in both cases, so differences are the server engine's.
+// process over loopback: the lean engine (src/tls/lean) after its TLS 1.3 hand-off to its own record layer
+// (`lean`, the default) and with OpenSSL kept for the whole connection (`lean-openssl`, `[tls] hand_off =
+// false`), and node:tls (`new TLSSocket(raw, { isServer })`, as waddle's STARTTLS). The client side is
+// node:tls in every case, so differences are the server engine's.
 //   - send: in each event-loop turn the server writes one stanza to each of PAIRS connections (a fan-out:
 //     C2sConnection writes once per connection per turn, so each write is its own TLS record), BATCH in all;
 //   - receive: in each turn each of PAIRS clients writes one stanza; the server reads them all.
@@ -22,10 +24,12 @@ interface ServerSide {
   write(text: string): void;
 }
 
-type Engine = 'lean' | 'node';
+const ENGINES = ['lean', 'lean-openssl', 'node'] as const;
+type Engine = (typeof ENGINES)[number];
 
 const pem = await generateSelfSignedCertificate('localhost');
 const lean = new LeanTlsContext({ key: pem.key, cert: pem.cert, groups: null, alpnXmppClient: false });
+const leanOpenssl = new LeanTlsContext({ key: pem.key, cert: pem.cert, groups: null, alpnXmppClient: false, handOff: false });
 const nodeContext = tls.createSecureContext({ key: pem.key, cert: pem.cert });
 
 interface Pair {
@@ -42,7 +46,10 @@ async function pair(engine: Engine): Promise<Pair> {
   const accepted = once(listener, 'connection') as Promise<[net.Socket]>;
   const client = tls.connect({ host: '127.0.0.1', port: (listener.address() as net.AddressInfo).port, rejectUnauthorized: false });
   const [raw] = await accepted;
-  const secure = engine === 'lean' ? lean.wrap(raw) : new tls.TLSSocket(raw, { isServer: true, secureContext: nodeContext });
+  const secure =
+    engine === 'node'
+      ? new tls.TLSSocket(raw, { isServer: true, secureContext: nodeContext })
+      : (engine === 'lean' ? lean : leanOpenssl).wrap(raw);
   await once(client, 'secureConnect');
   const server: ServerSide = { write: (text) => void secure.write(text) };
   let onServerData: ((bytes: number) => void) | null = null;
@@ -115,12 +122,12 @@ async function round(pairsOf: Pair[], direction: 'send' | 'receive'): Promise<nu
 }
 
 const results: Record<string, number[]> = {};
-const pairs: Record<Engine, Pair[]> = { lean: [], node: [] };
-for (const engine of ['lean', 'node'] as const) for (let i = 0; i < PAIRS; i++) pairs[engine].push(await pair(engine));
+const pairs: Record<Engine, Pair[]> = { lean: [], 'lean-openssl': [], node: [] };
+for (const engine of ENGINES) for (let i = 0; i < PAIRS; i++) pairs[engine].push(await pair(engine));
 const end = Date.now() + SECONDS * 1000;
 let rounds = 0;
 while (Date.now() < end || rounds < 2) {
-  for (const engine of ['lean', 'node'] as const) {
+  for (const engine of ENGINES) {
     for (const direction of ['send', 'receive'] as const) {
       const key = `${engine} ${direction}`;
       const list = results[key] ?? [];

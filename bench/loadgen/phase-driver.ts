@@ -114,6 +114,8 @@ export interface CommonOptions {
   tlsGroups: string | undefined;
   /** `[tls] engine` for the server (undefined: the server's default). */
   tlsEngine: string | undefined;
+  /** `--no-hand-off`: `[tls] hand_off = false` (lean TLS keeps OpenSSL for the whole connection). */
+  noHandOff: boolean;
 }
 
 export const COMMON_OPTIONS = {
@@ -134,6 +136,7 @@ export const COMMON_OPTIONS = {
   'quiet-cores': { type: 'string', default: '0.3' },
   'tls-groups': { type: 'string' },
   'tls-engine': { type: 'string' },
+  'no-hand-off': { type: 'boolean', default: false },
 } as const;
 
 export function num(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -178,6 +181,7 @@ export function commonOptions(v: Record<string, string | boolean | undefined>): 
     logLevel: (v['log-level'] as string | undefined) ?? 'warn',
     tlsGroups: v['tls-groups'] as string | undefined,
     tlsEngine: v['tls-engine'] as string | undefined,
+    noHandOff: v['no-hand-off'] === true,
   };
 }
 
@@ -237,6 +241,7 @@ export async function withServers(
         runId: String(n),
         ...(c.tlsGroups === undefined ? {} : { tlsGroups: c.tlsGroups }),
         ...(c.tlsEngine === undefined ? {} : { tlsEngine: c.tlsEngine }),
+        ...(c.noHandOff ? { handOff: false } : {}),
       });
       log(`run ${n}/${c.runs}: server pid ${server.pid}`);
       try {

@@ -46,6 +46,8 @@ export interface IdleRecord {
     tlsGroups?: string;
     /** `--tls-engine`, when given. */
     tlsEngine?: string;
+    /** false with `--no-hand-off` (recorded only then). */
+    handOff?: boolean;
   };
   machine: { nproc: number; cpu: string; node: string };
   connected: number;
@@ -84,7 +86,7 @@ export function idleTable(records: readonly IdleRecord[]): string {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const row = (r: IdleRecord, run: string) =>
-    `| ${r.config.transport}${r.config.tlsEngine === undefined ? '' : ` ${r.config.tlsEngine}`}${r.config.tlsGroups === undefined ? '' : ` (${r.config.tlsGroups})`} | ${r.connected} | ${run} | ${r.loginSec.toFixed(1)} | ${r.baselineRssMb.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.rssAfterMb.toFixed(1)} | ${r.kbPerConnection.toFixed(1)} | ${r.idleServerCpuSec.toFixed(2)} | ${r.idleServerCores.toFixed(4)} | ${r.disconnects} |`;
+    `| ${r.config.transport}${r.config.tlsEngine === undefined ? '' : ` ${r.config.tlsEngine}`}${r.config.tlsGroups === undefined ? '' : ` (${r.config.tlsGroups})`}${r.config.handOff === false ? ', no hand-off' : ''} | ${r.connected} | ${run} | ${r.loginSec.toFixed(1)} | ${r.baselineRssMb.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.rssAfterMb.toFixed(1)} | ${r.kbPerConnection.toFixed(1)} | ${r.idleServerCpuSec.toFixed(2)} | ${r.idleServerCores.toFixed(4)} | ${r.disconnects} |`;
   for (const r of records) rows.push(row(r, String(r.run)));
   if (records.length > 1) {
     const m = (f: (r: IdleRecord) => number) => median(records.map(f));
@@ -188,6 +190,7 @@ export async function idleMain(argv: string[]): Promise<number> {
             pinGenerator: c.pinGenerator,
             ...(c.tlsGroups === undefined ? {} : { tlsGroups: c.tlsGroups }),
             ...(c.tlsEngine === undefined ? {} : { tlsEngine: c.tlsEngine }),
+            ...(c.noHandOff ? { handOff: false } : {}),
           },
           machine: machineInfo(),
           connected,

@@ -40,6 +40,8 @@ export interface TargetOptions {
   tlsEngine?: string;
   /** waddle: `[c2s] move_to_home`; unset → the server's default (true). */
   moveToHome?: boolean;
+  /** waddle: `[tls] hand_off`; unset → the server's default (true). */
+  handOff?: boolean;
 }
 
 export interface RunningTarget {
@@ -123,6 +125,7 @@ function configToml(o: TargetOptions, ports: { c2s: number; tls: number; http: n
     '[tls]',
     ...(o.tlsGroups === undefined ? [] : [`groups = ${JSON.stringify(o.tlsGroups)}`]),
     ...(o.tlsEngine === undefined ? [] : [`engine = ${JSON.stringify(o.tlsEngine)}`]),
+    ...(o.handOff === undefined ? [] : [`hand_off = ${o.handOff}`]),
     '',
   ].join('\n');
 }

@@ -12,14 +12,7 @@ import { DEFAULT_CIPHERS } from 'node:tls';
 type Handle = { readonly __leanTls: unique symbol };
 
 interface LeanTlsBinding {
-  createContext(
-    key: string,
-    cert: string,
-    ciphers: string,
-    groups: string | null,
-    alpnXmppClient: boolean,
-    handOff: boolean,
-  ): Handle;
+  createContext(key: string, cert: string, ciphers: string, groups: string | null, alpnXmppClient: boolean, handOff: boolean): Handle;
   newSession(ctx: Handle): Handle;
   feed(session: Handle, data: Buffer): Buffer | undefined;
   takeOutput(): Buffer;

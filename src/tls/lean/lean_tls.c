@@ -516,7 +516,10 @@ static napi_value feed(napi_env env, napi_callback_info info) {
   plain_scratch.len = 0;
   int status = 0;
   if (c->ssl != NULL) status = feed_openssl(c, data, len);
-  else if (c->rl != NULL) status = rl_feed(c->rl, data, len, &plain_scratch, &out_scratch, last_error, sizeof last_error);
+  else if (c->rl != NULL) {
+    status = rl_feed(c->rl, data, len, &plain_scratch, &out_scratch, last_error, sizeof last_error);
+    ERR_clear_error();  // a failed tag check may leave entries; node:crypto on this thread must not see them
+  }
   if (out_scratch.len > 0) status |= ST_OUTPUT;
   inst->status[0] = status;
   if (plain_scratch.len == 0) return undefined(env);
@@ -562,6 +565,7 @@ static napi_value encrypt(napi_env env, napi_callback_info info) {
                           : SSL_write_ex(c->ssl, data, len, &written) == 1);
   if (!is_buffer) scratch_trim(&plain_scratch);
   if (!ok && handed_off(c)) {
+    ERR_clear_error();
     napi_throw_error(env, "ERR_LEAN_TLS", last_error);
     return NULL;
   }
