@@ -549,12 +549,15 @@ static napi_value encrypt(napi_env env, napi_callback_info info) {
   if (is_buffer) {
     napi_get_buffer_info(env, argv[1], (void **)&data, &len);
   } else {
-    if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok) {
+    // One conversion into room for the worst case (3 UTF-8 bytes per UTF-16 unit; the length in units is
+    // O(1)): asking for the UTF-8 length first walked the string an extra time.
+    size_t units = 0;
+    if (napi_get_value_string_utf16(env, argv[1], NULL, 0, &units) != napi_ok) {
       napi_throw_type_error(env, NULL, "encrypt(session, string | Buffer)");
       return NULL;
     }
-    if (!scratch_reserve(&plain_scratch, len + 1)) return throw_last(env, "out of memory");
-    napi_get_value_string_utf8(env, argv[1], (char *)plain_scratch.data, len + 1, &len);
+    if (!scratch_reserve(&plain_scratch, units * 3 + 1)) return throw_last(env, "out of memory");
+    napi_get_value_string_utf8(env, argv[1], (char *)plain_scratch.data, units * 3 + 1, &len);
     data = plain_scratch.data;
   }
   ERR_clear_error();
