@@ -7,7 +7,8 @@ import type { ShardMetrics } from '../telemetry/metrics.ts';
 import type { ShardId } from '../transport/channel.ts';
 import { StanzaError, errorReply } from '../xmpp/errors.ts';
 import { bareOf, type Jid, jid, tryParseJid } from '../xmpp/jid.ts';
-import { type Element, serialize, shallowCopy, xml } from '../xmpp/xml.ts';
+import { stanzaText } from '../xmpp/ring-text.ts';
+import { type Element, shallowCopy, xml } from '../xmpp/xml.ts';
 import type { IqScope, ServiceDefinition } from './module.ts';
 import type { Registry } from './registry.ts';
 
@@ -287,7 +288,7 @@ export class Router {
       return;
     if (session.detached) return;
     this.count(this.countedOut, this.d.metrics.stanzasOutTally, stanza.name);
-    this.d.writeToConnection(session.edge, session.connId, serialize(stanza));
+    this.d.writeToConnection(session.edge, session.connId, stanzaText(stanza));
   }
 
   /** Writes serialised XML as is (no hooks, not a stanza): SASL2 success and stream features. */

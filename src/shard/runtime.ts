@@ -15,6 +15,7 @@ import { StanzaError } from '../xmpp/errors.ts';
 import type { ConnectionHandle, EdgeServices } from '../stream/edge-services.ts';
 import { parseJid } from '../xmpp/jid.ts';
 import { serverEndPointOf } from '../stream/sasl/channel-binding.ts';
+import { rememberRingText, stanzaText } from '../xmpp/ring-text.ts';
 import { parseSerialized } from '../xmpp/serialized-xml.ts';
 import { type Element, serialize } from '../xmpp/xml.ts';
 import type { LeanTlsContexts } from '../tls/engine.ts';
@@ -82,7 +83,7 @@ export class ShardRuntime {
       log: o.log,
       metrics: o.metrics,
       forward: (owner, stanza) => {
-        if (!this.send(owner, encodeEnvelope(FrameKind.Route, this.id, 0, nowMicros32(), serialize(stanza)))) {
+        if (!this.send(owner, encodeEnvelope(FrameKind.Route, this.id, 0, nowMicros32(), stanzaText(stanza)))) {
           this.router.bounce(stanza, new StanzaError('modify', 'policy-violation', 'stanza too large to route'));
         }
       },
@@ -274,6 +275,7 @@ export class ShardRuntime {
       case FrameKind.Route: {
         this.observeMeshLatency(env.b);
         const stanza = parseSerialized(env.payload);
+        rememberRingText(stanza, env.payload);
         const to = parseJid(String(stanza.attrs.to));
         void this.router.deliverRouted(stanza, to);
         return;
