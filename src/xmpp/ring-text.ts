@@ -14,21 +14,32 @@
 import { type Element, serialize } from './xml.ts';
 
 interface RingText {
-  readonly text: string;
-  readonly name: string;
-  readonly attrs: Readonly<Record<string, unknown>>;
-  readonly attrCount: number;
-  readonly children: readonly (Element | string)[];
+  el: Element | null;
+  text: string;
+  name: string;
+  attrs: Readonly<Record<string, unknown>>;
+  attrCount: number;
+  children: readonly (Element | string)[];
 }
 
-/** Keyed by element: a stanza held by a hook (CSI, SM queue, offline) keeps its text only as long as itself. */
-const ringTexts = new WeakMap<Element, RingText>();
+/**
+ * One slot, for the stanza being delivered now: a routed stanza is written out within the call that read
+ * it off the ring unless a hook holds it, and then the slot has moved on and serialize() runs as before.
+ * A WeakMap keyed by element kept every entry for the element's life and made V8's scavenges process it
+ * as an ephemeron table: peak RSS 430 → 725 MB and twice the GC time in `direct` with 4 workers.
+ */
+const last: RingText = { el: null, text: '', name: '', attrs: {}, attrCount: 0, children: [] };
 
 /** Records that `el` was parsed from `text` (serialize()'s output read off a ring). */
 export function rememberRingText(el: Element, text: string): void {
   let attrCount = 0;
   for (const _ in el.attrs) attrCount++;
-  ringTexts.set(el, { text, name: el.name, attrs: { ...el.attrs }, attrCount, children: el.children.slice() });
+  last.el = el;
+  last.text = text;
+  last.name = el.name;
+  last.attrs = { ...el.attrs };
+  last.attrCount = attrCount;
+  last.children = el.children.slice();
 }
 
 function unchanged(el: Element, r: RingText): boolean {
@@ -44,6 +55,5 @@ function unchanged(el: Element, r: RingText): boolean {
 
 /** serialize(el), or the ring text it arrived with when nothing has changed it since. */
 export function stanzaText(el: Element): string {
-  const r = ringTexts.get(el);
-  return r !== undefined && unchanged(el, r) ? r.text : serialize(el);
+  return last.el === el && unchanged(el, last) ? last.text : serialize(el);
 }

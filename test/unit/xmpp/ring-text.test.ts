@@ -85,3 +85,12 @@ t.test('every kind of change at the root is seen', async (t) => {
     t.not(stanzaText(el), RING, `${what}: not the ring text`);
   }
 });
+
+t.test('one slot: the stanza read last keeps its text, an earlier one is serialised', async (t) => {
+  const first = routed();
+  const second = routed();
+  t.equal(stanzaText(second), RING);
+  t.equal(stanzaText(first), RING, 'same text, from serialize()');
+  second.attrs.id = 'changed';
+  t.equal(stanzaText(second), serialize(second));
+});
