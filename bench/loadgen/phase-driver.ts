@@ -12,7 +12,8 @@ import { parentPort, Worker } from 'node:worker_threads';
 import { waitForQuietHost } from './proc-stats.ts';
 import type { ClientParams, GenTarget } from './protocol.ts';
 import type { Mechanism, TransportMode } from './xmpp-login.ts';
-import { provisionUsers, type RunningTarget, startWaddle } from '../targets/waddle.ts';
+import { targetNamed } from '../targets/registry.ts';
+import type { RunningTarget } from '../targets/waddle.ts';
 
 type Call = { id: number; phase: string; arg: unknown };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
@@ -97,6 +98,8 @@ export function callAll<T>(threads: readonly DriverThread[], phase: string, arg:
 }
 
 export interface CommonOptions {
+  /** `--target`: waddle, prosody or ejabberd (bench/targets/registry.ts). */
+  target: string;
   workers: number;
   runs: number;
   transport: TransportMode;
@@ -119,6 +122,7 @@ export interface CommonOptions {
 }
 
 export const COMMON_OPTIONS = {
+  target: { type: 'string', default: 'waddle' },
   workers: { type: 'string', default: '2' },
   runs: { type: 'string', default: '3' },
   tls: { type: 'boolean', default: false },
@@ -157,7 +161,11 @@ function hasTaskset(): boolean {
 /** Same defaults as run.ts: server on CPU 0, generator on CPU 1, when taskset exists and there are >= 2 CPUs. */
 export function commonOptions(v: Record<string, string | boolean | undefined>): CommonOptions {
   const transport: TransportMode = v.plain ? 'plain' : 'starttls';
-  const mechanism = ((v.mech as string | undefined) ?? (transport === 'plain' ? 'SCRAM-SHA-256' : 'PLAIN')) as Mechanism;
+  const target = targetNamed((v.target as string | undefined) ?? 'waddle');
+  for (const flag of ['tls-groups', 'tls-engine', 'no-hand-off'])
+    if (v[flag] !== undefined && v[flag] !== false && target.name !== 'waddle')
+      throw new Error(`--${flag} applies to --target waddle only`);
+  const mechanism = ((v.mech as string | undefined) ?? (transport === 'plain' ? target.plainMechanism : 'PLAIN')) as Mechanism;
   if (mechanism === 'PLAIN' && transport === 'plain') throw new Error('the server offers PLAIN only over TLS (RFC 6120 §13.8)');
   const nproc = os.cpus().length;
   const pin = !v['no-pin'] && hasTaskset() && nproc >= 2;
@@ -166,6 +174,7 @@ export function commonOptions(v: Record<string, string | boolean | undefined>): 
   if (pinGenerator !== null) execFileSync('taskset', ['-a', '-p', '-c', pinGenerator, String(process.pid)], { stdio: 'ignore' });
   const genCpus = pinGenerator === null ? nproc : pinGenerator.split(',').length;
   return {
+    target: target.name,
     workers: num('workers', v.workers as string, 1, 256),
     runs: num('runs', v.runs as string, 1, 100),
     transport,
@@ -223,7 +232,8 @@ export async function withServers(
   await mkdir(dataDir, { recursive: true });
   try {
     const t0 = Date.now();
-    const created = await provisionUsers(dataDir, c.workers, jids, PASSWORD);
+    const target = targetNamed(c.target);
+    const created = await target.provision(dataDir, c.workers, jids, PASSWORD);
     await extra(dataDir);
     log(`${created} accounts provisioned in ${dataDir} (${Date.now() - t0} ms)`);
     for (let n = 1; n <= c.runs; n++) {
@@ -231,7 +241,7 @@ export async function withServers(
         const q = await waitForQuietHost(c.quietWaitMs, c.quietCores);
         log(`machine busy ${q.busyCores.toFixed(2)} cores before run ${n}`);
       }
-      const server = await startWaddle({
+      const server = await target.start({
         dataDir,
         workers: c.workers,
         allowPlain: c.transport === 'plain',
@@ -243,7 +253,7 @@ export async function withServers(
         ...(c.tlsEngine === undefined ? {} : { tlsEngine: c.tlsEngine }),
         ...(c.noHandOff ? { handOff: false } : {}),
       });
-      log(`run ${n}/${c.runs}: server pid ${server.pid}`);
+      log(`run ${n}/${c.runs}: ${target.name} pid ${server.pid}`);
       try {
         await run(server, { host: server.host, port: server.c2sPort, tlsPort: server.tlsPort, domain: server.domain }, n);
       } catch (err) {

@@ -28,7 +28,8 @@ const DRIVER = new URL('../loadgen/idle-driver.ts', import.meta.url);
 
 export interface IdleRecord {
   scenario: 'idle';
-  target: 'waddle';
+  /** waddle, prosody or ejabberd (`--target`). */
+  target: string;
   run: number;
   date: string;
   config: {
@@ -82,11 +83,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function idleTable(records: readonly IdleRecord[]): string {
   const rows = [
-    '| transport | conns | run | login s | baseline MB | RSS MB (settled) | RSS MB (after idle) | KB/conn | idle server CPU s | idle cores | disconnects |',
+    '| target, transport | conns | run | login s | baseline MB | RSS MB (settled) | RSS MB (after idle) | KB/conn | idle server CPU s | idle cores | disconnects |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const row = (r: IdleRecord, run: string) =>
-    `| ${r.config.transport}${r.config.tlsEngine === undefined ? '' : ` ${r.config.tlsEngine}`}${r.config.tlsGroups === undefined ? '' : ` (${r.config.tlsGroups})`}${r.config.handOff === false ? ', no hand-off' : ''} | ${r.connected} | ${run} | ${r.loginSec.toFixed(1)} | ${r.baselineRssMb.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.rssAfterMb.toFixed(1)} | ${r.kbPerConnection.toFixed(1)} | ${r.idleServerCpuSec.toFixed(2)} | ${r.idleServerCores.toFixed(4)} | ${r.disconnects} |`;
+    `| ${r.target ?? 'waddle'} ${r.config.transport}${r.config.tlsEngine === undefined ? '' : ` ${r.config.tlsEngine}`}${r.config.tlsGroups === undefined ? '' : ` (${r.config.tlsGroups})`}${r.config.handOff === false ? ', no hand-off' : ''} | ${r.connected} | ${run} | ${r.loginSec.toFixed(1)} | ${r.baselineRssMb.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.rssAfterMb.toFixed(1)} | ${r.kbPerConnection.toFixed(1)} | ${r.idleServerCpuSec.toFixed(2)} | ${r.idleServerCores.toFixed(4)} | ${r.disconnects} |`;
   for (const r of records) rows.push(row(r, String(r.run)));
   if (records.length > 1) {
     const m = (f: (r: IdleRecord) => number) => median(records.map(f));
@@ -174,7 +175,7 @@ export async function idleMain(argv: string[]): Promise<number> {
         const idle = cpuBetween(s0, s1, ticks);
         const record: IdleRecord = {
           scenario: 'idle',
-          target: 'waddle',
+          target: c.target,
           run,
           date: new Date().toISOString(),
           config: {

@@ -160,6 +160,8 @@ export async function presenceMain(argv: string[]): Promise<number> {
     },
   });
   const c = commonOptions(v);
+  // Rosters are written straight into waddle's files; the peers would need their own roster provisioning.
+  if (c.target !== 'waddle') throw new Error('presence: --target waddle only (rosters are provisioned in waddle files)');
   const users = num('users', v.users, 3, 100_000);
   const contacts = num('contacts', v.contacts, 2, users - 1);
   if (contacts % 2 !== 0) throw new Error('--contacts must be even (a symmetric ring of contacts)');

@@ -78,4 +78,6 @@ t.test('idleTable adds a median row over runs', async (t) => {
   const median = table.split('\n').find((l) => l.includes('**median**')) ?? '';
   t.match(median, /\| 20\.0 \|/, 'median KB/conn is 20.0');
   t.equal(table.split('\n').length, 6, 'header, separator, 3 runs, median');
+  t.match(table, /\| waddle plain \| 10 \| 1 \|/, 'rows name the target');
+  t.match(idleTable([{ ...rec(1, 40), target: 'prosody' }]), /\| prosody plain \|/, 'a peer run says which peer');
 });
