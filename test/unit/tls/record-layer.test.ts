@@ -180,7 +180,7 @@ t.test('client bytes one at a time: the handshake, data pipelined behind Finishe
   t.same(s.errors, []);
 });
 
-t.test('KeyUpdate from openssl s_client, with and without update_requested', async (t) => {
+t.test('KeyUpdate from openssl s_client, with and without update_requested, over padded records', async (t) => {
   const listener = net.createServer((raw) => {
     const s = handingOff.wrap(raw);
     s.on('error', (e) => serverErrors.push(e));
@@ -195,7 +195,10 @@ t.test('KeyUpdate from openssl s_client, with and without update_requested', asy
   t.teardown(() => listener.close());
   const port = (listener.address() as net.AddressInfo).port;
   // s_client reads commands from stdin: a line "K" sends KeyUpdate(update_requested), "k" without.
-  const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3'], { stdio: 'pipe' });
+  // -record_padding: the client pads every record to a multiple of 300 bytes (RFC 8446 §5.4), which the
+  // record layer strips.
+  const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-record_padding', '300'];
+  const client = spawn('openssl', args, { stdio: 'pipe' });
   let out = '';
   // KEYUPDATE goes to stderr, echoes to stdout.
   const collect = (d: Buffer) => {
