@@ -1,6 +1,8 @@
 // The lean TLS engine (src/tls/lean) against node:tls clients on real loopback sockets: handshake, data both
 // ways (split UTF-8, records larger than one read), channel-binding exports equal to the client's, ALPN for
-// XEP-0368, TLS 1.2, close_notify, and what a broken or hostile peer gets.
+// XEP-0368, TLS 1.2, close_notify, and what a broken or hostile peer gets. TLS 1.3 connections here are
+// handed off to the engine's own record layer after the handshake (the default); record-layer.test.ts
+// covers the hand-off itself.
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
