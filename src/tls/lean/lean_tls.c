@@ -447,12 +447,17 @@ static int try_hand_off(Conn *c) {
   const unsigned char *alpn = NULL;
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  // RFC 6066 max_fragment_length, if the client asked for one: our records must stay within it.
+  uint8_t mfl = SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl));
+  size_t max_plain = mfl >= TLSEXT_max_fragment_length_512 && mfl <= TLSEXT_max_fragment_length_4096
+                         ? (size_t)512 << (mfl - TLSEXT_max_fragment_length_512)
+                         : 16384;
   uint8_t exporter[RL_EXPORTER_BYTES];
   int ok = cipher != NULL &&
            SSL_export_keying_material(ssl, exporter, sizeof exporter, RL_EXPORTER_LABEL, strlen(RL_EXPORTER_LABEL), NULL,
                                       0, 0) == 1 &&
-           rl_activate(c->rl, SSL_CIPHER_get_protocol_id(cipher), c->records_read, c->records_written, exporter, alpn,
-                       alpn_len);
+           rl_activate(c->rl, SSL_CIPHER_get_protocol_id(cipher), c->records_read, c->records_written, max_plain,
+                       exporter, alpn, alpn_len);
   OPENSSL_cleanse(exporter, sizeof exporter);
   ERR_clear_error();
   if (!ok) return no_hand_off(c);

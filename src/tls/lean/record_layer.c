@@ -12,7 +12,8 @@
 //
 // Scope, deliberately small: TLS 1.3 only (TLS 1.2 connections keep OpenSSL), the three suites OpenSSL
 // enables by default, application data and alerts both ways, KeyUpdate both ways (answered when the
-// peer requests it, and sent by us before a key has protected 2^24 records), nothing else: any other
+// peer requests it, and sent by us before a key has protected 2^24 records), a client's RFC 6066
+// max_fragment_length kept (OpenSSL 3.5 has no RFC 8449 record_size_limit to keep), nothing else: any other
 // post-handshake message is an unexpected_message (we never ask for post-handshake authentication and
 // clients do not send tickets).
 //
@@ -61,6 +62,7 @@ struct RecordLayer {
   const EVP_MD *md;
   uint8_t secret_len, key_len, have_secrets, alpn_len;
   uint8_t peer_closed, failed, sent_close;
+  uint16_t max_plain;  // record plaintext limit: 2^14, or the client's max_fragment_length (RFC 6066 §4)
   Direction rx, tx;
   uint8_t exporter[RL_EXPORTER_BYTES];
   uint8_t alpn[32];
@@ -196,7 +198,7 @@ int rl_set_secret(RecordLayer *rl, int server, const uint8_t *secret, size_t len
 
 int rl_has_secrets(const RecordLayer *rl) { return rl->have_secrets == 3; }
 
-int rl_activate(RecordLayer *rl, uint16_t suite, uint64_t read_seq, uint64_t write_seq,
+int rl_activate(RecordLayer *rl, uint16_t suite, uint64_t read_seq, uint64_t write_seq, size_t max_plain,
                 const uint8_t exporter[RL_EXPORTER_BYTES], const uint8_t *alpn, size_t alpn_len) {
   const EVP_CIPHER *cipher = NULL;
   const EVP_MD *md = NULL;
@@ -215,8 +217,9 @@ int rl_activate(RecordLayer *rl, uint16_t suite, uint64_t read_seq, uint64_t wri
       return 0;
   }
   if (cipher == NULL || md == NULL || !rl_has_secrets(rl) || (size_t)EVP_MD_get_size(md) != rl->secret_len ||
-      alpn_len > sizeof rl->alpn)
+      alpn_len > sizeof rl->alpn || max_plain < 512 || max_plain > MAX_PLAINTEXT)
     return 0;
+  rl->max_plain = (uint16_t)max_plain;
   rl->cipher = cipher;
   rl->md = md;
   rl->key_len = key_len;
@@ -289,7 +292,7 @@ int rl_seal(RecordLayer *rl, const uint8_t *data, size_t len, Scratch *out, char
   size_t done = 0;
   do {
     if (rl->tx.seq >= KEY_UPDATE_AFTER && !send_key_update(rl, 0, out)) break;
-    size_t n = len - done < MAX_PLAINTEXT ? len - done : MAX_PLAINTEXT;
+    size_t n = len - done < rl->max_plain ? len - done : rl->max_plain;
     if (!seal_record(rl, CT_APPLICATION_DATA, data + done, n, out)) break;
     done += n;
   } while (done < len);
@@ -357,7 +360,7 @@ static int open_record(RecordLayer *rl, const uint8_t *rec, size_t n, Scratch *p
   while (len > 0 && p[len - 1] == 0) len--;
   if (len == 0) return fail(rl, AL_UNEXPECTED_MESSAGE, "record without a content type", out, err, err_len);
   uint8_t type = p[--len];
-  if (len > MAX_PLAINTEXT) return fail(rl, AL_RECORD_OVERFLOW, "record too large", out, err, err_len);
+  if (len > rl->max_plain) return fail(rl, AL_RECORD_OVERFLOW, "record too large", out, err, err_len);
   switch (type) {
     case CT_APPLICATION_DATA:
       plain->len += len;

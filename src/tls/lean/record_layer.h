@@ -34,8 +34,9 @@ int rl_set_secret(RecordLayer *rl, int server, const uint8_t *secret, size_t len
 int rl_has_secrets(const RecordLayer *rl);
 
 // Takes over: `suite` is the TLS 1.3 cipher suite (0x1301-0x1303), the sequence numbers are the records
-// OpenSSL already read and wrote with the application keys. Returns 0 for a suite it cannot serve.
-int rl_activate(RecordLayer *rl, uint16_t suite, uint64_t read_seq, uint64_t write_seq,
+// OpenSSL already read and wrote with the application keys, `max_plain` the largest record plaintext
+// (16384, or what the client's RFC 6066 max_fragment_length asked for). Returns 0 for a suite it cannot serve.
+int rl_activate(RecordLayer *rl, uint16_t suite, uint64_t read_seq, uint64_t write_seq, size_t max_plain,
                 const uint8_t exporter[RL_EXPORTER_BYTES], const uint8_t *alpn, size_t alpn_len);
 
 // Decrypts records from the peer: application data is appended to `plain`, anything to send back (a

@@ -1,6 +1,6 @@
 // The lean engine's hand-off (src/tls/lean/record_layer.c): after a TLS 1.3 handshake OpenSSL's state is
 // freed and the addon protects records itself. Real clients on loopback: node:tls with each TLS 1.3 cipher
-// suite, OpenSSL's s_client for KeyUpdate (no library client sends one), and a TCP proxy between client
+// suite, OpenSSL's s_client for KeyUpdate and max_fragment_length (no library client sends those), and a TCP proxy between client
 // and server that dribbles bytes one at a time or injects broken records.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -224,6 +224,41 @@ t.test('KeyUpdate from openssl s_client, with and without update_requested, over
   t.match(out, /echo:before\n[\s\S]*KEYUPDATE\n[\s\S]*echo:after-requested\n[\s\S]*KEYUPDATE\n[\s\S]*echo:after-plain\n/);
   t.equal(out.match(/KEYUPDATE/g)?.length, 2, 'both key updates sent by the client');
   t.same(layers, ['waddle', 'waddle', 'waddle'], 'the record layer answered them, not OpenSSL');
+  t.same(serverErrors, []);
+});
+
+t.test("a client's max_fragment_length (RFC 6066) holds after the hand-off", async (t) => {
+  const listener = net.createServer((raw) => {
+    const s = handingOff.wrap(raw);
+    s.on('error', (e) => serverErrors.push(e));
+    s.on('data', () => {
+      layer = s.recordLayer;
+      s.write(`${'y'.repeat(3000)}DONE\n`); // six records of at most 512 bytes
+    });
+  });
+  const serverErrors: Error[] = [];
+  let layer: string | null = null;
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  t.teardown(() => listener.close());
+  const port = (listener.address() as net.AddressInfo).port;
+  const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-maxfraglen', '512'];
+  const client = spawn('openssl', args, { stdio: 'pipe' });
+  let out = '';
+  const collect = (d: Buffer) => {
+    out += d;
+  };
+  client.stdout.on('data', collect);
+  client.stderr.on('data', collect);
+  const exited = once(client, 'exit');
+  t.teardown(() => client.kill());
+  client.stdin.write('hello\n');
+  // (s_client also prints the server's certificate, hence a sentinel no PEM contains)
+  await until(() => out.includes('yDONE') || /data length too long|alert/.test(out), 15_000);
+  client.stdin.end();
+  await exited;
+  t.equal(layer, 'waddle', 'handed off');
+  t.match(out, `${'y'.repeat(3000)}DONE`, 'all 3,000 bytes arrived');
+  t.notMatch(out, /data length too long|record overflow/, 'no record above the 512-byte limit');
   t.same(serverErrors, []);
 });
 
