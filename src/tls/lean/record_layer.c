@@ -35,6 +35,9 @@
 #define MAX_CIPHERTEXT (MAX_PLAINTEXT + 256)         // RFC 8446 §5.2
 #define MAX_SECRET 48                                // SHA-384
 #define KEY_UPDATE_AFTER ((uint64_t)1 << 24)        // AES-GCM: below 2^24.5 records per key (RFC 8446 §5.5)
+// KeyUpdates in a row without application data before we give up: each costs two key derivations and an
+// answer, ~10x an ordinary record for a peer's 27 bytes (OpenSSL allows the same 32).
+#define MAX_KEY_UPDATES_IN_ROW 32
 
 enum { CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPLICATION_DATA = 23 };
 enum { HS_KEY_UPDATE = 24 };
@@ -61,7 +64,7 @@ struct RecordLayer {
   const EVP_CIPHER *cipher;  // NULL until rl_activate
   const EVP_MD *md;
   uint8_t secret_len, key_len, have_secrets, alpn_len;
-  uint8_t peer_closed, failed, sent_close;
+  uint8_t peer_closed, failed, sent_close, key_updates_in_row;
   uint16_t max_plain;  // record plaintext limit: 2^14, or the client's max_fragment_length (RFC 6066 §4)
   Direction rx, tx;
   uint8_t exporter[RL_EXPORTER_BYTES];
@@ -329,6 +332,8 @@ static int on_handshake(RecordLayer *rl, const uint8_t *p, size_t len, Scratch *
   if (body != 1) return fail(rl, AL_DECODE_ERROR, "malformed KeyUpdate", out, err, err_len);
   if (p[4] > 1) return fail(rl, AL_ILLEGAL_PARAMETER, "bad KeyUpdate request_update", out, err, err_len);
   if (len != 5) return fail(rl, AL_UNEXPECTED_MESSAGE, "data after KeyUpdate in its record", out, err, err_len);
+  if (++rl->key_updates_in_row > MAX_KEY_UPDATES_IN_ROW)
+    return fail(rl, AL_UNEXPECTED_MESSAGE, "too many KeyUpdates", out, err, err_len);
   if (!direction_update(rl, &rl->rx)) return fail(rl, AL_INTERNAL_ERROR, "key update failed", out, err, err_len);
   if (p[4] == 1 && !rl->sent_close && !send_key_update(rl, 0, out))
     return fail(rl, AL_INTERNAL_ERROR, "key update failed", out, err, err_len);
@@ -364,6 +369,7 @@ static int open_record(RecordLayer *rl, const uint8_t *rec, size_t n, Scratch *p
   switch (type) {
     case CT_APPLICATION_DATA:
       plain->len += len;
+      if (len > 0) rl->key_updates_in_row = 0;  // empty records do not earn more KeyUpdates
       return 0;
     case CT_HANDSHAKE:
       if (len == 0) return fail(rl, AL_UNEXPECTED_MESSAGE, "empty handshake record", out, err, err_len);

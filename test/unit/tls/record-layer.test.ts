@@ -227,6 +227,39 @@ t.test('KeyUpdate from openssl s_client, with and without update_requested, over
   t.same(serverErrors, []);
 });
 
+t.test('KeyUpdates without application data between them: the 33rd is refused', async (t) => {
+  const serverErrors: Error[] = [];
+  const listener = net.createServer((raw) => {
+    const s = handingOff.wrap(raw);
+    s.on('error', (e) => serverErrors.push(e));
+    s.on('data', (d: Buffer) => s.write(`echo:${d}`));
+  });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  t.teardown(() => listener.close());
+  const port = (listener.address() as net.AddressInfo).port;
+  const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3'], { stdio: 'pipe' });
+  let out = '';
+  const collect = (d: Buffer) => {
+    out += d;
+  };
+  client.stdout.on('data', collect);
+  client.stderr.on('data', collect);
+  const exited = once(client, 'exit');
+  t.teardown(() => client.kill());
+  client.stdin.write('hi\n');
+  await until(() => out.includes('echo:hi'), 15_000);
+  const updates = () => out.match(/KEYUPDATE/g)?.length ?? 0;
+  for (let i = 1; i <= 33 && serverErrors.length === 0; i++) {
+    client.stdin.write('k\n');
+    await until(() => updates() >= i, 15_000);
+  }
+  await until(() => serverErrors.length > 0, 15_000);
+  client.stdin.end();
+  await exited;
+  t.match(serverErrors[0]?.message, /too many KeyUpdates/);
+  t.equal(updates(), 33);
+});
+
 t.test("a client's max_fragment_length (RFC 6066) holds after the hand-off", async (t) => {
   const listener = net.createServer((raw) => {
     const s = handingOff.wrap(raw);
