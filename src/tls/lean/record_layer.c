@@ -407,6 +407,9 @@ int rl_feed(RecordLayer *rl, const uint8_t *in, size_t len, Scratch *plain, Scra
       size = record_size(rl->partial, rl->partial_len);
       if (size == 0) return 0;
       if (size > REC_HEADER + MAX_CIPHERTEXT) return fail(rl, AL_RECORD_OVERFLOW, "record too large", out, err, err_len);
+      uint8_t *whole = realloc(rl->partial, size);  // the header alone was kept so far
+      if (whole == NULL) return fail(rl, AL_INTERNAL_ERROR, "out of memory", out, err, err_len);
+      rl->partial = whole;
     }
     size_t take = size - rl->partial_len < len ? size - rl->partial_len : len;
     memcpy(rl->partial + rl->partial_len, in, take);
@@ -421,7 +424,9 @@ int rl_feed(RecordLayer *rl, const uint8_t *in, size_t len, Scratch *plain, Scra
     size_t size = record_size(in, len);
     if (size > REC_HEADER + MAX_CIPHERTEXT) return fail(rl, AL_RECORD_OVERFLOW, "record too large", out, err, err_len);
     if (size == 0 || size > len) {
-      rl->partial = malloc(REC_HEADER + MAX_CIPHERTEXT);
+      // Exactly this record's size (or room for its header): a client that stops mid-record holds
+      // what it sent so far, not a maximum-size buffer.
+      rl->partial = malloc(size == 0 ? REC_HEADER : size);
       if (rl->partial == NULL) return fail(rl, AL_INTERNAL_ERROR, "out of memory", out, err, err_len);
       memcpy(rl->partial, in, len);
       rl->partial_len = len;
